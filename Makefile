@@ -1,0 +1,27 @@
+# The two commands a newcomer needs: `make bench` (the benchmark on this machine, ending in
+# charts) and `make test` (every check CI runs). Each bootstraps what it needs, idempotently.
+SHELL := /bin/bash
+VENV ?= .venv
+BIN := $(VENV)/bin
+SETUP ?= all
+BENCH_ARGS ?=
+
+.PHONY: bench test deploy bootstrap lint clean-venv
+
+bootstrap:
+	@scripts/bootstrap-controller.sh
+
+bench: bootstrap
+	$(BIN)/ansible-playbook bench.yml -e setup=$(SETUP) $(BENCH_ARGS)
+
+deploy: bootstrap
+	$(BIN)/ansible-playbook playbooks/deploy.yml -e setup=$(if $(filter all,$(SETUP)),gunicorn,$(SETUP)) $(BENCH_ARGS)
+
+lint: bootstrap
+	@scripts/lint.sh
+
+test: bootstrap
+	@scripts/test.sh
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""Analysis of channels-bench results: charts, reports and run comparison."""
