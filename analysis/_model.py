@@ -73,6 +73,8 @@ PERCENTILE_METRICS = ("p50_ms", "p90_ms", "p95_ms", "p99_ms")
 class TestKey:
     """One test of a setup: the fixed-rate latency test or the throughput test at N clients."""
 
+    __test__ = False  # not a pytest test class, despite the name
+
     kind: TestKind
     clients: int | None = None
 
