@@ -14,7 +14,8 @@ find_python() {
       "$HOME"/.pyenv/versions/3.1[123].*/bin/python3; do
     [ -n "$candidate" ] || continue
     command -v "$candidate" >/dev/null 2>&1 || continue
-    version=$("$candidate" -c 'import sys; print("%d%02d" % sys.version_info[:2])')
+    # pyenv shims exist for versions that are not active: those fail here and are skipped.
+    version=$("$candidate" -c 'import sys; print("%d%02d" % sys.version_info[:2])' 2>/dev/null) || continue
     if [ "$version" -ge 311 ] && [ "$version" -le 313 ]; then
       command -v "$candidate"
       return 0
