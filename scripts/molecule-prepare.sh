@@ -22,11 +22,12 @@ mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 security_mirror=${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 suite=bookworm
 
-# What Ansible and the verifier need inside the container, plus the shared libraries that the
-# host's pyenv CPython 3.6 (bind-mounted read-only by the python_stack scenarios) links against.
+# What Ansible and the verifier need inside the container, tini (a PID 1 that reaps the zombies
+# daemons leave when they double-fork and that stops on SIGTERM), and the shared libraries that
+# the host's pyenv CPython 3.6 (bind-mounted read-only by the python_stack scenarios) links against.
 image_packages=(
   python3 python3-venv python3-apt
-  iproute2 procps curl sudo ca-certificates apt-utils init-system-helpers lsb-base
+  iproute2 procps curl sudo ca-certificates apt-utils init-system-helpers lsb-base tini
   libssl3 libffi8 libsqlite3-0 libbz2-1.0 liblzma5 libreadline8 libncursesw6 libnsl2
   libexpat1 libtirpc3 libuuid1 zlib1g
 )
@@ -162,7 +163,7 @@ EOF
   tar --numeric-owner --xattrs -C "$rootfs" -c . \
     | "$driver" import $([ "$driver" = podman ] && echo --quiet) \
         --change "LABEL $label=$want" \
-        --change 'CMD ["sleep", "infinity"]' \
+        --change 'CMD ["/usr/bin/tini", "--", "sleep", "infinity"]' \
         --change 'ENV LANG=C.UTF-8' \
         --change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' \
         - "$image" >/dev/null
