@@ -31,9 +31,10 @@ image_packages=(
   libssl3 libffi8 libsqlite3-0 libbz2-1.0 liblzma5 libreadline8 libncursesw6 libnsl2
   libexpat1 libtirpc3 libuuid1 zlib1g
 )
-# The engine packages, all from Debian. slirp4netns and uidmap serve rootless users too.
+# The engine packages, all from Debian (slirp4netns and uidmap serve rootless users too), and
+# rsync, which the testproject role's synchronize runs on the controller.
 host_packages=(podman runc conmon netavark aardvark-dns iptables slirp4netns uidmap
-  fuse-overlayfs catatonit debootstrap)
+  fuse-overlayfs catatonit debootstrap rsync)
 label=org.channels-bench.image-inputs
 
 log() { echo "molecule-prepare: $*"; }
@@ -178,7 +179,7 @@ if [ "$driver" = podman ]; then
   install_host_packages "${host_packages[@]}"
   configure_podman
 else
-  install_host_packages debootstrap
+  install_host_packages debootstrap rsync
   command -v "$driver" >/dev/null || { log "$driver is not installed" >&2; exit 1; }
 fi
 build_image
