@@ -12,7 +12,7 @@ bootstrap:
 	@scripts/bootstrap-controller.sh
 
 bench: bootstrap
-	$(BIN)/ansible-playbook bench.yml -e setup=$(SETUP) $(BENCH_ARGS)
+	@SETUP=$(SETUP) BENCH_ARGS="$(BENCH_ARGS)" scripts/bench.sh
 
 deploy: bootstrap
 	$(BIN)/ansible-playbook playbooks/deploy.yml -e setup=$(if $(filter all,$(SETUP)),gunicorn,$(SETUP)) $(BENCH_ARGS)

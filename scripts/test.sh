@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# `make test`: everything CI checks, on this machine, with real parts (see README "Tests").
+#   lint -> container image for molecule -> one pytest run: analysis and harness unit tests,
+#   real deploys of the three setups, the benchmark end to end, EC2 against moto, molecule.
+# PYTEST_ARGS narrows it, e.g. PYTEST_ARGS="-m deploy" make test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PWD/.venv/bin:$PATH"
+
+echo "== lint"
+scripts/lint.sh
+
+if [ -x scripts/molecule-prepare.sh ]; then
+  echo "== container image for molecule"
+  scripts/molecule-prepare.sh
+fi
+
+echo "== tests"
+# shellcheck disable=SC2086 # PYTEST_ARGS is a list of pytest arguments
+exec python -m pytest -ra ${PYTEST_ARGS:-tests}
