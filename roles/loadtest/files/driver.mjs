@@ -4,7 +4,7 @@
 //   node driver.mjs '<spec as JSON>'
 // A warm-up at the same rate (or client count) runs first and is not counted; then the measured
 // run, whose full Result (histogramMs included) is written as JSON to spec.output, created
-// exclusively: an existing file is an error, never overwritten.
+// exclusively (an existing file is an error, never overwritten), and printed on stdout.
 //
 // spec: {url, test: "latency"|"throughput", rps (latency), clients (throughput), duration_s,
 //        warmup_s, keepalive, request_timeout_ms, max_requests, host, cpus, output,
@@ -197,13 +197,8 @@ async function main() {
     },
   }
   writeFileSync(spec.output, JSON.stringify(document) + '\n', {flag: 'wx', mode: 0o644})
-  console.log(JSON.stringify({
-    output: spec.output,
-    totalRequests: result.totalRequests,
-    totalErrors: result.totalErrors,
-    effectiveRps: result.effectiveRps,
-    cpu_percent: cpuPercent,
-  }))
+  // The same document on stdout, one line: the caller need not fetch the file.
+  console.log(JSON.stringify(document))
 }
 
 // Requests still in flight when the measured run stops would keep node alive until their
