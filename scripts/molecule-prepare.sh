@@ -108,10 +108,13 @@ PY
 }
 
 image_inputs_hash() {
-  # The image is rebuilt when this script (its package lists, its build steps), the suite, the
-  # mirror or the host's trusted certificates change.
-  { cat "$script"; echo "$suite $mirror $security_mirror"; cat "$host_ca_bundle" 2>/dev/null || true; } \
-    | sha256sum | cut -c1-16
+  # The image is rebuilt when what goes into it changes: its packages, the build steps (the
+  # functions' bodies), the suite, the mirrors, or the certificates the host trusts.
+  {
+    echo "${image_packages[*]} $suite $mirror $security_mirror $label"
+    declare -f build_image extra_certificates
+    cat "$host_ca_bundle" 2>/dev/null || true
+  } | sha256sum | cut -c1-16
 }
 
 build_image() {
@@ -183,3 +186,6 @@ else
   command -v "$driver" >/dev/null || { log "$driver is not installed" >&2; exit 1; }
 fi
 build_image
+# pip's cache, shared by the scenarios that build the 2016 stack (their platforms mount it; podman
+# will not mount a missing directory).
+mkdir -p .cache/molecule/pip

@@ -1,0 +1,98 @@
+"""channels_setup: each of the seed's setups running under supervisord and answering HTTP 200."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+VENV = "/opt/channels-bench/venv"
+SUPERVISORCTL = (
+    "/opt/channels-bench/supervisor/bin/supervisorctl -c /etc/channels-bench/supervisor/supervisord.conf"
+)
+CONF_D = "/etc/channels-bench/supervisor/conf.d"
+PORT = 8000
+URL = f"http://127.0.0.1:{PORT}/"
+
+# What each setup runs: its supervisord group, programs, and the seed's command lines.
+SETUPS = {
+    "gunicorn": {
+        "group": "django_http",
+        "programs": ["gunicorn"],
+        "commands": [f"gunicorn testproject.wsgi_no_channels -b 0.0.0.0:{PORT}"],
+    },
+    "redis": {
+        "group": "django_channels",
+        "programs": ["daphne", "worker"],
+        "commands": [
+            f"daphne -b 0.0.0.0 -p {PORT} testproject.asgi:channel_layer",
+            "python manage.py runworker",
+        ],
+    },
+    "ipc": {
+        "group": "django_channels",
+        "programs": ["daphne", "worker"],
+        "commands": [
+            f"daphne -b 0.0.0.0 -p {PORT} testproject.asgi_for_ipc:channel_layer",
+            "python manage.py runworker --settings=testproject.settings.channels_ipc",
+        ],
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def setup_name(inventory_vars) -> str:
+    return str(inventory_vars["channels_setup_name"])
+
+
+@pytest.fixture(scope="module")
+def setup(setup_name) -> dict:
+    return SETUPS[setup_name]
+
+
+def test_stack_at_its_pins(pip_freeze, role_file, canonical):
+    pins = role_file("python_stack", "vars/main.yml")["python_stack_releases"]["2016"]["pins"]
+    frozen = pip_freeze(f"{VENV}/bin/python")
+    wrong = {name: frozen.get(canonical(name)) for name, version in pins.items()
+             if frozen.get(canonical(name)) != version}
+    assert not wrong, f"installed versions differing from the pins: {wrong}"
+
+
+def test_only_this_setups_group_configured(host, setup):
+    configured = host.check_output("ls %s", CONF_D).split()
+    assert configured == [f"{setup['group']}.conf"]
+
+
+def test_group_renders_the_seeds_command_lines(host, setup):
+    conf = host.file(f"{CONF_D}/{setup['group']}.conf").content_string
+    commands = re.findall(r"^command\s*=\s*(.+?)\s*$", conf, re.M)
+    assert commands == setup["commands"]
+    assert re.search(rf"^\[group:{setup['group']}\]$", conf, re.M)
+
+
+def test_every_program_running(host, setup):
+    status = host.run(f"{SUPERVISORCTL} status").stdout
+    for program in setup["programs"]:
+        assert re.search(rf"^{setup['group']}:{program}\s+RUNNING\s", status, re.M), status
+
+
+def test_programs_run_as_the_unprivileged_account(host, setup):
+    for program in setup["programs"]:
+        pid = host.check_output(f"{SUPERVISORCTL} pid %s", f"{setup['group']}:{program}")
+        assert host.check_output("ps -o user= -p %s", pid) == "django-channels"
+
+
+def test_setup_listens_on_its_port(host):
+    assert host.socket(f"tcp://0.0.0.0:{PORT}").is_listening
+
+
+def test_setup_answers_http_200(host):
+    code = host.check_output("curl -s -o /dev/null -w %%{http_code} --max-time 10 %s", URL)
+    assert code == "200"
+
+
+def test_redis_answers_ping_where_the_setup_needs_it(host, setup_name):
+    if setup_name != "redis":
+        assert not host.package("redis-server").is_installed
+        return
+    assert host.check_output("redis-cli -h 127.0.0.1 -p 6379 ping") == "PONG"
