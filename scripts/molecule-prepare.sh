@@ -150,6 +150,10 @@ build_image() {
       log "added $added certificate(s) the host trusts beyond Debian's"
     fi
   fi
+  # A throwaway test container needs no fsync per unpacked file nor documentation: dpkg then
+  # installs Debian's npm (some 400 node-* packages, which the loadtest role pulls) far faster.
+  printf '%s\n' force-unsafe-io 'path-exclude=/usr/share/doc/*' 'path-exclude=/usr/share/man/*' \
+    'path-exclude=/usr/share/info/*' > "$rootfs/etc/dpkg/dpkg.cfg.d/90-molecule-speedup"
   # pip and node carry their own CA lists: point them at the system's.
   printf '[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n' > "$rootfs/etc/pip.conf"
   # Updates and security too, so that the roles install current packages.

@@ -1,0 +1,81 @@
+"""loadtest: Node.js, loadtest at its pin, and the driver producing a full result on a real run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+ROOT = "/opt/channels-bench/loadtest"
+TARGET_PORT = 18080
+
+
+@pytest.fixture(scope="module")
+def defaults(role_file) -> dict:
+    return role_file("loadtest", "defaults/main.yml")
+
+
+@pytest.fixture(scope="module")
+def target(host):
+    """A throwaway HTTP server on the container's loopback for the driver to load."""
+    host.check_output(
+        "nohup python3 -m http.server %s --bind 127.0.0.1 --directory /tmp"
+        " >/tmp/molecule-http.log 2>&1 &",
+        str(TARGET_PORT),
+    )
+    host.check_output("for try in $(seq 50); do curl -fs -o /dev/null %s && exit 0; sleep 0.1; done; exit 1",
+                      f"http://127.0.0.1:{TARGET_PORT}/")
+    yield f"http://127.0.0.1:{TARGET_PORT}/"
+    host.run("pkill -f 'http.server %s'", str(TARGET_PORT))
+
+
+def test_node_new_enough(host, role_file):
+    minimum = role_file("loadtest", "vars/main.yml")["loadtest_releases"]["8.2.1"]["node_min_version"]
+    found = host.check_output("node --version").lstrip("v")
+    assert tuple(map(int, found.split("."))) >= tuple(map(int, minimum.split(".")))
+
+
+def test_loadtest_at_its_pin(host, defaults):
+    version = host.check_output(
+        "cd %s && node -p %s", ROOT, "require('./node_modules/loadtest/package.json').version"
+    )
+    assert version == defaults["loadtest_version"]
+
+
+def test_installed_tree_matches_the_lock(host):
+    # npm ls exits non-zero on anything missing, extraneous or of another version than the lock.
+    listing = host.run("cd %s && npm ls --all --omit=optional", ROOT)
+    assert listing.rc == 0, listing.stdout + listing.stderr
+
+
+def test_cli_runnable(host):
+    usage = host.run("cd %s && node node_modules/loadtest/bin/loadtest.js --help", ROOT)
+    assert "requestsPerSecond" in usage.stdout + usage.stderr or "rps" in usage.stdout + usage.stderr
+
+
+def test_driver_writes_a_full_result(host, target):
+    output = "/tmp/molecule-loadtest/latency.json"
+    host.run("rm -rf /tmp/molecule-loadtest")
+    spec = {
+        "url": target,
+        "test": "latency",
+        "rps": 20.0,
+        "clients": None,
+        "duration_s": 1.0,
+        "warmup_s": 0.5,
+        "keepalive": False,
+        "request_timeout_ms": 2000,
+        "max_requests": 40,
+        "host": "molecule",
+        "cpus": None,
+        "output": output,
+        "start_at": None,
+    }
+    run = host.run("timeout 60 node %s %s", f"{ROOT}/driver.mjs", json.dumps(spec))
+    assert run.rc == 0, run.stdout + run.stderr
+    document = json.loads(host.file(output).content_string)
+    result = document["loadtest"]
+    assert result["totalRequests"] > 0
+    assert result["totalErrors"] == 0
+    assert result["histogramMs"], "the latency histogram is part of the result"
+    assert result["percentiles"]["50"] <= result["percentiles"]["99"]
