@@ -134,6 +134,10 @@ def test_wrapper_tears_down_when_ansible_ends_the_playbook_early(
     assert "PLAY [Tear down the fleet]" not in bench_part
     assert "terminated 2 instance(s)" in teardown_part, run.tail()
     fake_aws.assert_nothing_left(run_id)
+    # finish.yml never ran: the wrapper closed run.json itself.
+    record = fake_aws.run_json(run_id)
+    assert record["status"] == "failed"
+    assert "stopped before its end" in record["failure"]
 
 
 def test_wrapper_tears_down_an_interrupted_run(
@@ -145,3 +149,6 @@ def test_wrapper_tears_down_an_interrupted_run(
     assert "PLAY [Tear down the fleet]" not in bench_part, run.tail()
     assert "terminated 2 instance(s)" in teardown_part, run.tail()
     fake_aws.assert_nothing_left(run_id)
+    record = fake_aws.run_json(run_id)
+    assert record["status"] == "failed"
+    assert record["ended_at"]
