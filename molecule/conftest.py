@@ -17,7 +17,8 @@ import yaml
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 
-# Ansible connection plugins that are a container engine's exec, and that engine's testinfra backend.
+# Ansible connection plugins that run a container engine's exec, and that engine's testinfra
+# backend.
 ENGINE_CONNECTIONS = {
     "podman": "podman",
     "containers.podman.podman": "podman",
@@ -54,7 +55,7 @@ def canonical():
 
 @pytest.fixture(scope="session")
 def role_file():
-    """Reads a YAML file of a role in this repository: role_file("python_stack", "vars/main.yml")."""
+    """Reads a YAML file of a role here, e.g. role_file("python_stack", "vars/main.yml")."""
 
     def read(role: str, relative: str) -> dict[str, Any]:
         with (REPOSITORY / "roles" / role / relative).open(encoding="utf-8") as stream:

@@ -8,7 +8,8 @@ import pytest
 
 VENV = "/opt/channels-bench/venv"
 SUPERVISORCTL = (
-    "/opt/channels-bench/supervisor/bin/supervisorctl -c /etc/channels-bench/supervisor/supervisord.conf"
+    "/opt/channels-bench/supervisor/bin/supervisorctl"
+    " -c /etc/channels-bench/supervisor/supervisord.conf"
 )
 CONF_D = "/etc/channels-bench/supervisor/conf.d"
 PORT = 8000
@@ -53,8 +54,11 @@ def setup(setup_name) -> dict:
 def test_stack_at_its_pins(pip_freeze, role_file, canonical):
     pins = role_file("python_stack", "vars/main.yml")["python_stack_releases"]["2016"]["pins"]
     frozen = pip_freeze(f"{VENV}/bin/python")
-    wrong = {name: frozen.get(canonical(name)) for name, version in pins.items()
-             if frozen.get(canonical(name)) != version}
+    wrong = {
+        name: frozen.get(canonical(name))
+        for name, version in pins.items()
+        if frozen.get(canonical(name)) != version
+    }
     assert not wrong, f"installed versions differing from the pins: {wrong}"
 
 

@@ -23,14 +23,18 @@ def target(host):
         " >/tmp/molecule-http.log 2>&1 &",
         str(TARGET_PORT),
     )
-    host.check_output("for try in $(seq 50); do curl -fs -o /dev/null %s && exit 0; sleep 0.1; done; exit 1",
-                      f"http://127.0.0.1:{TARGET_PORT}/")
+    host.check_output(
+        "for try in $(seq 50); do curl -fs -o /dev/null %s && exit 0; sleep 0.1; done; exit 1",
+        f"http://127.0.0.1:{TARGET_PORT}/",
+    )
     yield f"http://127.0.0.1:{TARGET_PORT}/"
     host.run("pkill -f 'http.server %s'", str(TARGET_PORT))
 
 
 def test_node_new_enough(host, role_file):
-    minimum = role_file("loadtest", "vars/main.yml")["loadtest_releases"]["8.2.1"]["node_min_version"]
+    minimum = role_file("loadtest", "vars/main.yml")["loadtest_releases"]["8.2.1"][
+        "node_min_version"
+    ]
     found = host.check_output("node --version").lstrip("v")
     assert tuple(map(int, found.split("."))) >= tuple(map(int, minimum.split(".")))
 
@@ -50,7 +54,9 @@ def test_installed_tree_matches_the_lock(host):
 
 def test_cli_runnable(host):
     usage = host.run("cd %s && node node_modules/loadtest/bin/loadtest.js --help", ROOT)
-    assert "requestsPerSecond" in usage.stdout + usage.stderr or "rps" in usage.stdout + usage.stderr
+    assert (
+        "requestsPerSecond" in usage.stdout + usage.stderr or "rps" in usage.stdout + usage.stderr
+    )
 
 
 def test_driver_writes_a_full_result(host, target):

@@ -22,13 +22,17 @@ def frozen(pip_freeze) -> dict[str, str]:
 
 
 def test_venv_runs_cpython_36(host):
-    version = host.check_output("%s -c %s", PYTHON, "import sys; print('%d.%d' % sys.version_info[:2])")
+    version = host.check_output(
+        "%s -c %s", PYTHON, "import sys; print('%d.%d' % sys.version_info[:2])"
+    )
     assert version == "3.6"
 
 
 def test_every_pin_installed_at_its_version(frozen, release, canonical):
     expected = {canonical(name): version for name, version in release["pins"].items()}
-    wrong = {name: frozen.get(name) for name, version in expected.items() if frozen.get(name) != version}
+    wrong = {
+        name: frozen.get(name) for name, version in expected.items() if frozen.get(name) != version
+    }
     assert not wrong, f"installed versions differing from the pins: {wrong}"
 
 

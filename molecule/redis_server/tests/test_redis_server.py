@@ -59,7 +59,9 @@ def test_redis_answers_ping(host, redis_bind, redis_port, redis_password):
     assert reply.stdout.strip() == "PONG"
 
 
-def test_redis_with_password_refuses_anonymous_clients(host, redis_bind, redis_port, redis_password):
+def test_redis_with_password_refuses_anonymous_clients(
+    host, redis_bind, redis_port, redis_password
+):
     if not redis_password:
         pytest.skip("no password on this host")
     reply = host.run("redis-cli -h %s -p %s ping", redis_bind, str(redis_port))

@@ -19,7 +19,9 @@ SOCKET = "/opt/channels-bench/run/supervisor.sock"
 
 
 def supervisorctl(host, *arguments: str):
-    return host.run(f"{VENV}/bin/supervisorctl -c {CONF} " + " ".join(["%s"] * len(arguments)), *arguments)
+    return host.run(
+        f"{VENV}/bin/supervisorctl -c {CONF} " + " ".join(["%s"] * len(arguments)), *arguments
+    )
 
 
 def test_supervisor_pinned_in_its_venv(pip_freeze, defaults):
