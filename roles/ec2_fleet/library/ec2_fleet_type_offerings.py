@@ -1,9 +1,18 @@
 #!/usr/bin/python
-# -*- coding: utf-8 -*-
 # amazon.aws has no module for DescribeInstanceTypeOfferings; this one answers the one question the
 # fleet's preflight asks: where in the region each requested instance type can be launched.
 # It is built on amazon.aws's AnsibleAWSModule, so credentials, region and endpoint (including
 # AWS_ENDPOINT_URL) are resolved exactly as for the collection's own modules.
+
+from __future__ import annotations
+
+import contextlib
+
+from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
+
+# AnsibleAWSModule reports a missing botocore itself.
+with contextlib.suppress(ImportError):
+    import botocore
 
 DOCUMENTATION = r"""
 module: ec2_fleet_type_offerings
@@ -36,15 +45,8 @@ region_zones:
   elements: str
 """
 
-try:
-    import botocore
-except ImportError:
-    pass  # AnsibleAWSModule reports the missing library
 
-from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
-
-
-def main():
+def main() -> None:
     module = AnsibleAWSModule(
         argument_spec=dict(instance_types=dict(type="list", elements="str", required=True)),
         supports_check_mode=True,
