@@ -1,35 +1,13 @@
-"""Fixtures of the harness tests: the bench_rep module and real loadtest driver results."""
+"""Fixtures of the harness tests."""
 
 from __future__ import annotations
 
-import importlib.util
-import json
-import sys
-from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
-MODULE_PATH = ROOT / "library" / "bench_rep.py"
-
-
-def _load_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_rep", MODULE_PATH)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_rep"] = module
-    spec.loader.exec_module(module)
-    return module
+from harness_helpers import load_bench_rep
 
 
 @pytest.fixture(scope="session")
 def bench_rep() -> ModuleType:
-    return _load_module()
-
-
-def driver_document(name: str) -> dict[str, Any]:
-    """A document the driver wrote from a real loadtest 8.2.1 run against the gunicorn setup."""
-    return json.loads((FIXTURES / f"driver-{name}.json").read_text())
+    return load_bench_rep()

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import MODULE_PATH, driver_document
+from harness_helpers import MODULE_PATH, driver_document
 
 REAL_RESULTS = ["latency", "throughput", "latency-errors"]
 PLAN = {

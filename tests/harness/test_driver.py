@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from harness_helpers import ROOT
 
 DRIVER = ROOT / "roles" / "loadtest" / "files" / "driver.mjs"
 LOADTEST_ROOT = Path(os.environ.get("LOADTEST_ROOT", "/opt/channels-bench/loadtest"))

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import yaml
-from conftest import ROOT
+from harness_helpers import ROOT
 
 ROLE = ROOT / "roles" / "loadtest"
 
