@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, run_playbook
+from tests.conftest import run_playbook
 
 pytestmark = pytest.mark.bench
 
@@ -39,7 +39,13 @@ def results_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def first_run(results_dir: Path) -> Path:
     run = run_playbook(
-        "bench.yml", "-e", "setup=all", "-e", "profile=smoke", "-e", f"bench_results_dir={results_dir}"
+        "bench.yml",
+        "-e",
+        "setup=all",
+        "-e",
+        "profile=smoke",
+        "-e",
+        f"bench_results_dir={results_dir}",
     )
     assert run.returncode == 0, run.output[-6000:]
     runs = [p for p in results_dir.iterdir() if p.is_dir() and not p.is_symlink()]
@@ -109,8 +115,15 @@ def test_the_charts_and_report_are_written(first_run: Path) -> None:
 def test_a_second_run_leaves_the_first_untouched(first_run: Path, results_dir: Path) -> None:
     before = checksums(first_run)
     run = run_playbook(
-        "bench.yml", "-e", "setup=gunicorn", "-e", "profile=smoke",
-        "-e", "loadtest_repetitions=1", "-e", f"bench_results_dir={results_dir}",
+        "bench.yml",
+        "-e",
+        "setup=gunicorn",
+        "-e",
+        "profile=smoke",
+        "-e",
+        "loadtest_repetitions=1",
+        "-e",
+        f"bench_results_dir={results_dir}",
     )
     assert run.returncode == 0, run.output[-4000:]
     runs = [p for p in results_dir.iterdir() if p.is_dir() and not p.is_symlink()]
@@ -121,8 +134,15 @@ def test_a_second_run_leaves_the_first_untouched(first_run: Path, results_dir: P
 def test_an_existing_run_id_is_refused(first_run: Path, results_dir: Path) -> None:
     before = checksums(first_run)
     run = run_playbook(
-        "bench.yml", "-e", "setup=gunicorn", "-e", "profile=smoke",
-        "-e", f"run_id={first_run.name}", "-e", f"bench_results_dir={results_dir}",
+        "bench.yml",
+        "-e",
+        "setup=gunicorn",
+        "-e",
+        "profile=smoke",
+        "-e",
+        f"run_id={first_run.name}",
+        "-e",
+        f"bench_results_dir={results_dir}",
     )
     assert run.returncode != 0
     assert "Cannot create the run directory" in run.output
@@ -134,7 +154,10 @@ def test_an_existing_run_id_is_refused(first_run: Path, results_dir: Path) -> No
     [
         (["-e", "loadtest_latency_rps=0"], "loadtest_latency_rps must be a rate above 0"),
         (["-e", "loadtest_latency_duration_s=-5"], "loadtest_latency_duration_s must be above 0"),
-        (["-e", '{"loadtest_throughput_clients": []}'], "loadtest_throughput_clients must be a non-empty list"),
+        (
+            ["-e", '{"loadtest_throughput_clients": []}'],
+            "loadtest_throughput_clients must be a non-empty list",
+        ),
         (["-e", "profile=huge"], "Unknown profile 'huge'"),
         (["-e", "bench_results_dir=/proc/channels-bench"], "Cannot create the run directory"),
     ],

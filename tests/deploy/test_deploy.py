@@ -59,7 +59,9 @@ def get(path: str = "/") -> tuple[int, dict[str, str], bytes]:
 def pip_freeze() -> dict[str, str]:
     out = subprocess.run(
         [str(STACK_VENV / "bin" / "pip"), "freeze", "--disable-pip-version-check"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     pairs = (line.split("==", 1) for line in out.splitlines() if "==" in line)
     return {name.lower().replace("_", "-"): version for name, version in pairs}
@@ -108,7 +110,9 @@ def test_each_setup_serves_the_pinned_stack_and_redeploys_unchanged(setup: str) 
 def test_python_stack_runs_on_a_36_interpreter() -> None:
     version = subprocess.run(
         [str(STACK_VENV / "bin" / "python"), "-c", "import sys; print(sys.version_info[:2])"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     assert version in {"(3, 4)", "(3, 5)", "(3, 6)"}
 
@@ -127,9 +131,15 @@ def config_snapshot() -> dict[str, str]:
 @pytest.mark.parametrize(
     ("extra", "expected"),
     [
-        (["-e", "setup=bogus"], "Unknown setup 'bogus': pass -e setup=NAME with one of gunicorn, redis, ipc"),
+        (
+            ["-e", "setup=bogus"],
+            "Unknown setup 'bogus': pass -e setup=NAME with one of gunicorn, redis, ipc",
+        ),
         (["-e", "setup=ipc", "-e", "stack=1999"], "Unknown stack '1999': choose one of 2016"),
-        (["-e", "setup=ipc", "-e", "asgi_ipc_version=1.x"], "Version '1.x' of asgi_ipc is malformed"),
+        (
+            ["-e", "setup=ipc", "-e", "asgi_ipc_version=1.x"],
+            "Version '1.x' of asgi_ipc is malformed",
+        ),
         (["-e", "setup=all"], "deploy.yml runs one setup at a time"),
     ],
 )
@@ -154,7 +164,8 @@ def test_a_port_held_by_another_process_is_named(deployed_gunicorn: None) -> Non
     port = free_port()
     holder = subprocess.Popen(
         [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         for _ in range(50):
@@ -163,7 +174,9 @@ def test_a_port_held_by_another_process_is_named(deployed_gunicorn: None) -> Non
                     break
             time.sleep(0.1)
         before = config_snapshot()
-        run = run_playbook("playbooks/deploy.yml", "-e", "setup=redis", "-e", f"channels_setup_port={port}")
+        run = run_playbook(
+            "playbooks/deploy.yml", "-e", "setup=redis", "-e", f"channels_setup_port={port}"
+        )
         text = " ".join(run.output.split())
         assert run.returncode != 0
         assert f"Port {port} is already in use by a process this harness did not start" in text
@@ -177,14 +190,18 @@ def test_a_port_held_by_another_process_is_named(deployed_gunicorn: None) -> Non
 def test_a_program_that_cannot_start_fails_the_play_with_its_log(deployed_gunicorn: None) -> None:
     try:
         run = run_playbook(
-            "playbooks/deploy.yml", "-e", "setup=gunicorn",
-            "-e", "channels_setup_venv=/nonexistent",
-            "-e", "channels_setup_ready_timeout=6",
+            "playbooks/deploy.yml",
+            "-e",
+            "setup=gunicorn",
+            "-e",
+            "channels_setup_venv=/nonexistent",
+            "-e",
+            "channels_setup_ready_timeout=6",
         )
         assert run.returncode != 0
         assert "Setup gunicorn did not answer HTTP 200" in run.output
         assert "==> /var/log/channels-bench/gunicorn.log <==" in run.output
-        # What this start wrote: gunicorn is not on the broken PATH (taskset or supervisord says so).
+        # What this start wrote: gunicorn is not on the broken PATH.
         assert "No such file or directory" in run.output or "ENOENT" in run.output
     finally:
         rc, output, _ = deploy("gunicorn")
