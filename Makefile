@@ -6,13 +6,17 @@ BIN := $(VENV)/bin
 SETUP ?= all
 BENCH_ARGS ?=
 
-.PHONY: bench test deploy bootstrap lint clean-venv
+.PHONY: bench bench-aws test deploy bootstrap lint clean-venv
 
 bootstrap:
 	@scripts/bootstrap-controller.sh
 
 bench: bootstrap
 	@SETUP=$(SETUP) BENCH_ARGS="$(BENCH_ARGS)" scripts/bench.sh
+
+# The same benchmark on an EC2 fleet (docs/aws.md); tears the fleet down however the run ends.
+bench-aws: bootstrap
+	scripts/bench-aws -e setup=$(SETUP) $(BENCH_ARGS)
 
 deploy: bootstrap
 	$(BIN)/ansible-playbook playbooks/deploy.yml -e setup=$(if $(filter all,$(SETUP)),gunicorn,$(SETUP)) $(BENCH_ARGS)
