@@ -190,6 +190,3 @@ else
   command -v "$driver" >/dev/null || { log "$driver is not installed" >&2; exit 1; }
 fi
 build_image
-# pip's cache, shared by the scenarios that build the 2016 stack (their platforms mount it; podman
-# will not mount a missing directory).
-mkdir -p .cache/molecule/pip
