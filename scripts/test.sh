@@ -2,7 +2,8 @@
 # `make test`: everything CI checks, on this machine, with real parts (see README "Tests").
 #   lint -> container image for molecule -> one pytest run: analysis and harness unit tests,
 #   real deploys of the three setups, the benchmark end to end, EC2 against moto, molecule.
-# PYTEST_ARGS narrows it, e.g. PYTEST_ARGS="-m deploy" make test.
+# PYTEST_MARKERS narrows it to a marker expression (PYTEST_MARKERS="not molecule" make test);
+# PYTEST_ARGS replaces the paths and options given to pytest (PYTEST_ARGS=tests/analysis).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PWD/.venv/bin:$PATH"
@@ -17,4 +18,4 @@ fi
 
 echo "== tests"
 # shellcheck disable=SC2086 # PYTEST_ARGS is a list of pytest arguments
-exec python -m pytest -ra ${PYTEST_ARGS:-tests}
+exec python -m pytest -ra ${PYTEST_MARKERS:+-m "$PYTEST_MARKERS"} ${PYTEST_ARGS:-tests}
