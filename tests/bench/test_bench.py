@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_playbook
+from tests.conftest import PlaybookRun, run_playbook
 
 pytestmark = pytest.mark.bench
 
@@ -116,19 +116,15 @@ def test_the_charts_and_report_are_written(first_run: Path) -> None:
     assert "gunicorn" in (first_run / "report.md").read_text()
 
 
+def bench_gunicorn_smoke(results_dir: Path, *extra: str) -> PlaybookRun:
+    """A one-setup smoke run into results_dir, with extra `-e` values."""
+    args = ["setup=gunicorn", "profile=smoke", f"bench_results_dir={results_dir}", *extra]
+    return run_playbook("bench.yml", *(part for value in args for part in ("-e", value)))
+
+
 def test_a_second_run_leaves_the_first_untouched(first_run: Path, results_dir: Path) -> None:
     before = checksums(first_run)
-    run = run_playbook(
-        "bench.yml",
-        "-e",
-        "setup=gunicorn",
-        "-e",
-        "profile=smoke",
-        "-e",
-        "loadtest_repetitions=1",
-        "-e",
-        f"bench_results_dir={results_dir}",
-    )
+    run = bench_gunicorn_smoke(results_dir, "loadtest_repetitions=1")
     assert run.returncode == 0, run.output[-4000:]
     runs = [p for p in results_dir.iterdir() if p.is_dir() and not p.is_symlink()]
     assert len(runs) == 2
@@ -137,17 +133,7 @@ def test_a_second_run_leaves_the_first_untouched(first_run: Path, results_dir: P
 
 def test_an_existing_run_id_is_refused(first_run: Path, results_dir: Path) -> None:
     before = checksums(first_run)
-    run = run_playbook(
-        "bench.yml",
-        "-e",
-        "setup=gunicorn",
-        "-e",
-        "profile=smoke",
-        "-e",
-        f"run_id={first_run.name}",
-        "-e",
-        f"bench_results_dir={results_dir}",
-    )
+    run = bench_gunicorn_smoke(results_dir, f"run_id={first_run.name}")
     assert run.returncode != 0
     assert "Cannot create the run directory" in run.output
     assert checksums(first_run) == before
