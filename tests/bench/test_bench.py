@@ -17,8 +17,8 @@ from tests.conftest import PlaybookRun, run_playbook
 pytestmark = pytest.mark.bench
 
 SETUPS = ["gunicorn", "redis", "ipc"]
-# The smoke profile (playbooks/vars/plan.yml): 50 req/s, 2 repetitions, 2 clients.
-SMOKE_RPS = 50
+# The smoke profile (playbooks/vars/plan.yml): 20 req/s, 2 repetitions, 2 clients.
+SMOKE_RPS = 20
 SMOKE_REPS = 2
 SMOKE_CLIENTS = 2
 
