@@ -27,6 +27,7 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = run_playbook(
         "playbooks/loadtest.yml", *TWO_SOURCES,
         "-e", "setup=gunicorn", "-e", "profile=smoke", "-e", "loadtest_repetitions=1",
+        "-e", "loadtest_latency_rps=50",
         "-e", '{"loadtest_throughput_clients": [1, 3]}', "-e", f"bench_results_dir={results}",
     )  # fmt: skip
     assert run.returncode == 0, run.output[-6000:]
