@@ -8,6 +8,7 @@ the docker driver; BENCH_MOLECULE_WORKERS sets how many scenarios run at once (d
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -60,6 +61,9 @@ def molecule_env() -> dict[str, str]:
     plain = {"NO_COLOR": "1", "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0", "PY_COLORS": "0"}
     env = {**os.environ, **plain}
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    # Container names are global on the host: another checkout's run must not destroy ours.
+    checkout = hashlib.sha256(str(REPO).encode()).hexdigest()[:6]
+    env.setdefault("BENCH_MOLECULE_PREFIX", f"molecule-{checkout}")
     return env
 
 
