@@ -1,0 +1,295 @@
+"""Filters that read the catalogue (catalogue.yml): setup names, resolved setup rows, and the
+supervisord programs of a setup. The one place where the catalogue's rules are written: the
+channels_setup role uses them, and ansible.cfg adds this directory to the filter path so that the
+playbooks use the same ones.
+
+A setup row is resolved by taking the stack's `setup_defaults` under the setup's own keys, the
+stack's pins under the variant's companions (a version sweep: `2016/ipc@asgi_ipc=1.4.2`), and
+by filling each program's defaults (one `program`, 1 process)."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+NAME = re.compile(r"^(?P<stack>[0-9A-Za-z_.-]+)/(?P<setup>[0-9A-Za-z_.-]+)(?:@(?P<variant>.+))?$")
+VARIANT = re.compile(r"^(?P<package>[a-z0-9_]+)=(?P<version>[0-9A-Za-z_.+-]+)$")
+PROGRAM_DEFAULTS: Mapping[str, Any] = {
+    "kind": "program",
+    "processes": 1,
+    "processes_via": None,
+    "processes_flag": "",
+    "environment": {},
+}
+PROCESSES_VIA = (None, "numprocs", "flag", "fcgi-socket")
+
+
+def _stacks(catalogue: Mapping[str, Any]) -> Mapping[str, Any]:
+    stacks = catalogue.get("stacks") if isinstance(catalogue, Mapping) else None
+    if not isinstance(stacks, Mapping) or not stacks:
+        raise AnsibleFilterError("the catalogue has no stacks (expected a mapping under 'stacks')")
+    return stacks
+
+
+def catalogue_stacks(catalogue: Mapping[str, Any]) -> list[str]:
+    """The stack names, in the catalogue's order."""
+    return [str(name) for name in _stacks(catalogue)]
+
+
+def catalogue_setups(catalogue: Mapping[str, Any], stack: str | None = None) -> list[str]:
+    """Every `<stack>/<setup>` name (of one stack when given), in the catalogue's order."""
+    names = []
+    for stack_name, row in _stacks(catalogue).items():
+        if stack is not None and str(stack_name) != str(stack):
+            continue
+        names.extend(f"{stack_name}/{setup}" for setup in (row.get("setups") or {}))
+    return names
+
+
+def _split(name: str) -> tuple[str, str, str | None]:
+    match = NAME.match(str(name))
+    if not match:
+        raise AnsibleFilterError(
+            f"'{name}' is not a setup name: expected <stack>/<setup>, such as 2016/ipc"
+        )
+    return match["stack"], match["setup"], match["variant"]
+
+
+def _merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """base with override on top; mappings merge key by key, everything else is replaced."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def catalogue_merge(catalogue: Mapping[str, Any], *extras: Mapping[str, Any] | None) -> dict:
+    """The catalogue with extra catalogues (files of the same shape) merged on top."""
+    merged = dict(catalogue)
+    for extra in extras:
+        if extra:
+            if not isinstance(extra, Mapping):
+                raise AnsibleFilterError("an extra catalogue must be a mapping with 'stacks'")
+            merged = _merged(merged, extra)
+    return merged
+
+
+def _variant(stack_row: Mapping[str, Any], stack: str, variant: str) -> dict[str, Any]:
+    match = VARIANT.match(variant)
+    if not match:
+        raise AnsibleFilterError(
+            f"'{variant}' is not a variant: expected <package>=<version>, such as asgi_ipc=1.4.2"
+        )
+    package, version = match["package"], match["version"]
+    sweeps = stack_row.get("sweeps") or {}
+    if package not in sweeps:
+        swept = ", ".join(sweeps) or "none"
+        raise AnsibleFilterError(
+            f"stack {stack} has no sweep of {package}; packages it can sweep: {swept}"
+        )
+    values = sweeps[package] or {}
+    if version not in values:
+        raise AnsibleFilterError(
+            f"{package} {version} is not in stack {stack}'s sweep of {package}: "
+            f"choose one of {', '.join(values)} (catalogue.yml says what each brings along)"
+        )
+    companion = values[version] or {}
+    return {
+        "pins": {package: version, **(companion.get("pins") or {})},
+        "environment": dict(companion.get("environment") or {}),
+    }
+
+
+def _program(program: Mapping[str, Any], where: str) -> dict[str, Any]:
+    if not isinstance(program, Mapping) or not program.get("name") or not program.get("command"):
+        raise AnsibleFilterError(f"{where}: every program needs a name and a command")
+    row = _merged(PROGRAM_DEFAULTS, program)
+    if row["kind"] not in ("program", "fcgi-program"):
+        raise AnsibleFilterError(f"{where}: kind must be program or fcgi-program")
+    if row["processes_via"] not in PROCESSES_VIA:
+        raise AnsibleFilterError(
+            f"{where}: processes_via must be one of numprocs, flag, fcgi-socket"
+        )
+    if row["kind"] == "fcgi-program":
+        row["processes_via"] = "fcgi-socket"
+    return row
+
+
+def catalogue_row(catalogue: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The resolved row of one setup (see the module's docstring); fails naming the valid ones."""
+    stack, setup, variant = _split(name)
+    stacks = _stacks(catalogue)
+    if stack not in stacks:
+        raise AnsibleFilterError(
+            f"Unknown stack '{stack}' in setup '{name}': choose one of {', '.join(stacks)}"
+        )
+    stack_row = stacks[stack]
+    setups = stack_row.get("setups") or {}
+    if setup not in setups:
+        raise AnsibleFilterError(
+            f"Unknown setup '{name}': stack {stack} has "
+            f"{', '.join(catalogue_setups(catalogue, stack)) or 'no setups'}"
+        )
+    row = _merged(stack_row.get("setup_defaults") or {}, setups[setup] or {})
+    companions = _variant(stack_row, stack, variant) if variant else {"pins": {}, "environment": {}}
+    row["environment"] = {**(row.get("environment") or {}), **companions["environment"]}
+    row["programs"] = [
+        _program(program, f"setup {stack}/{setup}") for program in row.get("programs") or []
+    ]
+    if not row["programs"]:
+        raise AnsibleFilterError(f"setup {stack}/{setup} has no programs")
+    if not row.get("group"):
+        raise AnsibleFilterError(f"setup {stack}/{setup} has no supervisord group")
+    row.update(
+        {
+            "name": str(name),
+            "stack": stack,
+            "setup": setup,
+            "variant": variant,
+            "pins": {**(stack_row.get("pins") or {}), **companions["pins"]},
+            "python_min": stack_row.get("python_min"),
+            "python_max": stack_row.get("python_max"),
+        }
+    )
+    return row
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, Iterable):
+        return [str(item) for item in value]
+    raise AnsibleFilterError(f"expected a list of setup names, not {value!r}")
+
+
+def catalogue_resolve(
+    catalogue: Mapping[str, Any],
+    setup: str | None = None,
+    setups: Any = None,
+    stack: str = "2016",
+) -> list[str]:
+    """The setups asked for, as `<stack>/<setup>` names in run order.
+
+    `setups` (a list, or names separated by commas) wins over `setup`; `setup=all` is every setup
+    of `stack`, and a bare name (`ipc`) is `stack`'s setup of that name. Every name is checked
+    against the catalogue; a bad one fails naming the valid ones."""
+    stack = str(stack)
+    if stack not in _stacks(catalogue):
+        raise AnsibleFilterError(
+            f"Unknown stack '{stack}': choose one of {', '.join(catalogue_stacks(catalogue))}"
+        )
+    asked = _as_list(setups) if setups not in (None, "", []) else _as_list(setup)
+    if not asked:
+        raise AnsibleFilterError(
+            "No setup asked for: pass -e setup=NAME (one of "
+            f"{', '.join(catalogue_setups(catalogue, stack))}, or all) or "
+            "-e 'setups=[\"2016/gunicorn\", ...]'"
+        )
+    names: list[str] = []
+    for item in asked:
+        if item == "all":
+            names.extend(catalogue_setups(catalogue, stack))
+        elif "/" in item:
+            names.append(item)
+        else:
+            names.append(f"{stack}/{item}")
+    for name in names:
+        catalogue_row(catalogue, name)
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise AnsibleFilterError(f"setup asked for twice: {', '.join(duplicates)}")
+    return names
+
+
+def catalogue_sweep(names: list[str], sweep: Any) -> list[str]:
+    """Each setup once per value of a version sweep: `asgi_ipc:1.1.0,1.4.2` (or a list of
+    `asgi_ipc=1.4.2` items) turns 2016/ipc into 2016/ipc@asgi_ipc=1.1.0 and ...@asgi_ipc=1.4.2."""
+    if sweep in (None, "", []):
+        return list(names)
+    if isinstance(sweep, str):
+        package, _, values = sweep.partition(":")
+        variants = [f"{package.strip()}={value.strip()}" for value in values.split(",") if value]
+        if not package.strip() or not variants:
+            raise AnsibleFilterError(
+                f"sweep '{sweep}' is not <package>:<version>,<version>..., such as "
+                "asgi_ipc:1.1.0,1.4.2"
+            )
+    else:
+        variants = _as_list(sweep)
+    return [f"{name}@{variant}" for name in names for variant in variants]
+
+
+def _processes(
+    program: Mapping[str, Any], overrides: Mapping[str, Any], cores: int, where: str
+) -> int:
+    value = overrides.get(program["name"], program["processes"])
+    if value == "cores":
+        value = cores
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise AnsibleFilterError(f"{where}: processes must be a whole number >= 1 or 'cores'")
+    if value != 1 and not program["processes_via"]:
+        raise AnsibleFilterError(f"{where}: {program['name']} runs as exactly one process")
+    if value > cores and program["processes_via"] in ("flag", "fcgi-socket"):
+        raise AnsibleFilterError(
+            f"{where}: {value} {program['name']} processes is more than the {cores} cores "
+            "available to the server"
+        )
+    return value
+
+
+def supervisor_programs(
+    row: Mapping[str, Any],
+    bind: str,
+    port: int,
+    cores: int = 1,
+    overrides: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The setup's programs as supervisord sections: section name, rendered command, numprocs,
+    process_name and socket (for fcgi-program), and the names of their log files."""
+    rendered = []
+    for program in row["programs"]:
+        where = f"setup {row['name']}"
+        count = _processes(program, overrides or {}, int(cores), where)
+        fields = {"bind": bind, "port": port, "processes": count}
+        command = program["command"].format(**fields)
+        if count != 1 and program["processes_via"] == "flag":
+            command += program["processes_flag"].format(**fields)
+        copies = count if program["processes_via"] in ("numprocs", "fcgi-socket") else 1
+        numbered = copies != 1 or program["kind"] == "fcgi-program"
+        rendered.append(
+            {
+                "name": program["name"],
+                "section": f"{program['kind']}:{program['name']}",
+                "command": command,
+                "processes": count,
+                "numprocs": copies,
+                "process_name": "%(program_name)s_%(process_num)02d" if numbered else None,
+                "socket": f"tcp://{bind}:{port}" if program["kind"] == "fcgi-program" else None,
+                "environment": dict(program["environment"]),
+                "log": f"{program['name']}_%(process_num)02d.log" if numbered else None,
+                "log_glob": f"{program['name']}*.log",
+            }
+        )
+    return rendered
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {
+            "catalogue_stacks": catalogue_stacks,
+            "catalogue_setups": catalogue_setups,
+            "catalogue_merge": catalogue_merge,
+            "catalogue_row": catalogue_row,
+            "catalogue_resolve": catalogue_resolve,
+            "catalogue_sweep": catalogue_sweep,
+            "supervisor_programs": supervisor_programs,
+        }
