@@ -1,8 +1,6 @@
 """Channels over a Redis channel layer (the seed's `redis` setup)."""
-import os
-
 from testproject.settings.base import *  # noqa: F401,F403
-from testproject.settings.base import INSTALLED_APPS
+from testproject.settings.base import INSTALLED_APPS, channel_layer_url
 
 INSTALLED_APPS = INSTALLED_APPS + ["channels"]
 
@@ -11,7 +9,7 @@ CHANNEL_LAYERS = {
         "BACKEND": "asgi_redis.RedisChannelLayer",
         "ROUTING": "testproject.urls.channel_routing",
         "CONFIG": {
-            "hosts": [os.environ.get("CHANNELS_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")],
+            "hosts": [channel_layer_url()],
         },
     },
 }
