@@ -317,3 +317,17 @@ def headroom(record: Mapping[str, Any]) -> float | None:
     if not reference or achieved is None:
         return None
     return achieved / reference
+
+
+# A rep with one of these measured nothing at all.
+FAILED_REP_FLAGS = ("all_failed", "no_requests")
+
+
+def setup_failed(rep_flags: Iterable[Iterable[str]]) -> str:
+    """Why a setup counts as failed ("" when it does not): every one of its reps measured nothing
+    (flagged all_failed or no_requests). A setup that errs now and then is not failed; its
+    flagged reps are listed against it."""
+    flag_lists = [list(flags) for flags in rep_flags]
+    if flag_lists and all(set(flags) & set(FAILED_REP_FLAGS) for flags in flag_lists):
+        return f"every repetition failed ({len(flag_lists)} of {len(flag_lists)})"
+    return ""
