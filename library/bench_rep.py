@@ -1,37 +1,52 @@
 #!/usr/bin/python
-"""Ansible module bench_rep: merge the sources' loadtest results of one repetition, flag it,
-and write its rep file of the results contract, never over an existing one."""
+"""Ansible module bench_rep: turn one pass's measurements (each source host's driver documents)
+into the rep files of the results contract: sources merged, the server's restarts attributed,
+flagged with the rule book, written atomically and never over an existing file."""
 
 from __future__ import annotations
 
 import json
-import math
 import os
+import re
+import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule  # type: ignore[import-untyped]
+from ansible.module_utils.channels_bench_rules import (  # type: ignore[import-untyped]
+    flags as rule_flags,
+)
+from ansible.module_utils.channels_bench_rules import (  # type: ignore[import-untyped]
+    loadtest_mean_ms,
+    loadtest_percentiles,
+)
 
 DOCUMENTATION = r"""
 ---
 module: bench_rep
-short_description: Write one repetition of the channels-bench results contract
+short_description: Write the rep files of one pass of the channels-bench results contract
 description:
-  - Merges the loadtest results of every source host of one repetition into one record, exactly
-    as loadtest merges its own results - latency histograms and error codes summed, percentiles
-    recomputed from the merged histogram with loadtest's rule, totals summed - and keeps each
-    source's own result under C(sources).
-  - The achieved rate is the total requests over the measured seconds, the longest measured part
-    of the sources (they start together). loadtest's per-host monotonic clock readings
-    (C(startTimeMs), C(stopTimeMs)) are kept for one source and set to null for several.
-  - Flags the repetition (C(rate_shortfall), C(generator_saturated), C(errors)) and sets C(valid).
-  - Creates the rep file exclusively - it fails when the file exists - so nothing is overwritten.
-  - Runs on the controller (localhost); the parent directories are created.
+  - For each measurement of the pass's series, merges the driver documents of every source host
+    that took part into one record, exactly - loadtest's results as loadtest merges its own
+    (histograms and error codes summed, percentiles recomputed with loadtest's rule), the
+    harness's HdrHistograms by adding them, counts and timelines summed - and keeps each
+    source's own document under C(sources).
+  - Attaches to each closed-loop rep the reference generator's (wrk's) result at the same client
+    count in the same pass, and writes that result to its own file too.
+  - Attributes restarts of the server's programs to the reps they happened in, from the programs'
+    PIDs before and after the pass and the lines supervisord logged meanwhile.
+  - Flags each rep with the rule book (module_utils/channels_bench_rules.py) and sets C(valid).
+  - Writes each file atomically (a temporary file, then a hard link to the final name), which
+    fails when the name exists, so nothing is ever overwritten or left half-written.
+  - A measurement with no document (a source failed before it) is reported under C(missing);
+    everything that was measured is written.
+  - Runs on the controller (localhost); needs the hdrhistogram package when several sources
+    took part.
 options:
-  dest:
-    description: Path of the rep file, such as results/RUN/ipc/latency/rep-1.json.
+  run_dir:
+    description: The run's results directory.
     type: path
     required: true
   run_id:
@@ -39,134 +54,99 @@ options:
     type: str
     required: true
   setup:
-    description: The setup measured (gunicorn, redis, ipc).
+    description: The setup measured, as <stack>/<setup>; its directory under run_dir.
     type: str
     required: true
-  test:
-    description: The test.
-    type: str
-    required: true
-    choices: [latency, throughput]
-  rep:
-    description: Number of the repetition, from 1.
+  round:
+    description: The pass's round (1 in a sequential run).
     type: int
-    required: true
+    default: 1
   plan:
-    description:
-      - The plan of the repetition
-        (url, rps, clients, duration_s, warmup_s, keepalive, request_timeout_ms).
+    description: The run's checked plan (warmup_s, keepalive, request_timeout_ms, ...).
     type: dict
     required: true
-  sources:
+  url:
+    description: The URL the load went to.
+    type: str
+    required: true
+  series:
     description:
-      - The loadtest driver's document of each source host
-        (host, rps, clients, started_at, ended_at, loadtest, generator).
+      - The pass's measurements as planned
+        (test, rep, rps, clients, fraction, duration_s, warmup_s, output).
     type: list
     elements: dict
     required: true
-  expected_hosts:
-    description: Source hosts that must all have a result; the module fails when one is missing.
+  sources:
+    description: The source hosts, in inventory order.
     type: list
     elements: str
-  requested_rps:
-    description: The rate asked for in total (latency test); null for the throughput test.
-    type: float
-  rate_shortfall_share:
+    required: true
+  documents:
+    description: Each source host's driver documents (each names its C(output)).
+    type: dict
+    required: true
+  server:
     description:
-      - A latency repetition that achieved less than this share of the requested rate is
-        flagged rate_shortfall.
-    type: float
-    default: 0.99
-  generator_saturated_percent:
-    description:
-      - A source whose generator used more than this share of a core (percent) flags
-        generator_saturated.
-    type: float
-    default: 90.0
+      - The target's programs around the pass - group, status_before and status_after
+        (supervisorctl status lines), supervisord_log (what it logged meanwhile), tz_offset
+        (its local time's offset, such as +0000). Empty when not known.
+    type: dict
+    default: {}
   schema_version:
     description: Schema version of the results contract written.
     type: int
-    default: 1
+    default: 2
 """
 
 EXAMPLES = r"""
-- name: Write the latency rep
+- name: Write the pass's rep files
   bench_rep:
-    dest: "{{ bench_run_dir }}/ipc/latency/rep-1.json"
+    run_dir: "{{ bench_run_dir }}"
     run_id: "{{ bench_run_id }}"
-    setup: ipc
-    test: latency
-    rep: 1
-    plan: {url: "http://127.0.0.1:8000/", rps: 300, clients: null, duration_s: 20, warmup_s: 3,
-           keepalive: false, request_timeout_ms: 10000}
-    sources: "{{ ansible_play_hosts | map('extract', hostvars, 'loadtest_result') | list }}"
-    expected_hosts: "{{ ansible_play_hosts }}"
-    requested_rps: 300
+    setup: 2016/ipc
+    plan: "{{ bench_plan }}"
+    url: http://127.0.0.1:8000/
+    series: "{{ bench_series }}"
+    sources: "{{ groups['source'] }}"
+    documents: {localhost: "{{ loadtest_series_documents }}"}
   delegate_to: localhost
   run_once: true
 """
 
 RETURN = r"""
-dest:
-  description: The rep file written.
-  type: str
-  returned: always
-achieved_rps:
-  description: Total requests over the measured seconds.
-  type: float
+reps:
+  description:
+    - Each rep written - output, test, rep, clients, flags, valid, achieved_rps, p50_us, p99_us.
+  type: list
+  elements: dict
   returned: success
-flags:
-  description: The repetition's flags; empty when it is valid.
+missing:
+  description: Outputs of measurements that no source documented.
   type: list
   elements: str
   returned: success
-valid:
-  description: Whether the repetition counts (no flag set).
-  type: bool
-  returned: success
-summary:
-  description:
-    - totalRequests, totalErrors, meanLatencyMs, percentiles and errorCodes of the merged
-      result, and the busiest generator's CPU use.
-  type: dict
+lines:
+  description: One line per rep written, for people.
+  type: list
+  elements: str
   returned: success
 """
 
-# loadtest's percentiles (lib/result.js).
-LOADTEST_PERCENTILES = (50, 90, 95, 99)
+HISTOGRAM_SUMMARY = ("count", "mean", "min", "p50", "p90", "p99", "p99.9", "max")
+SUPERVISORD_LINE = re.compile(
+    r"^(?P<time>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3}) \w+ "
+    r"(?P<event>spawned|exited|stopped): '?(?P<name>[^' ]+)'?(?: with pid (?P<pid>\d+))?"
+)
+STATUS_LINE = re.compile(
+    r"^(?P<group>[^:\s]+):(?P<name>\S+)\s+(?P<state>[A-Z]+)(?:\s+pid (?P<pid>\d+),)?"
+)
 
 
 class RepError(ValueError):
-    """A repetition that cannot be recorded as asked."""
+    """A pass that cannot be recorded as asked."""
 
 
-def js_round(value: float) -> int:
-    """JavaScript's Math.round: halves go up (Python's round() goes to even)."""
-    return math.floor(value + 0.5)
-
-
-def percentiles_from_histogram(
-    histogram_ms: Mapping[int, int], total_requests: int
-) -> dict[str, int | bool]:
-    """loadtest's rule (Result.computePercentiles): walk the millisecond histogram upwards; each
-    percentile p is the first millisecond at which the requests counted so far exceed p percent
-    of totalRequests. One never exceeded stays false, as loadtest writes it.
-
-    Kept from loadtest as it is: a percentile found at 0 ms counts as not found yet (JavaScript's
-    `!0`), so it moves to the next millisecond that has requests."""
-    found: dict[str, int | bool] = {str(p): False for p in LOADTEST_PERCENTILES}
-    if total_requests <= 0:
-        return found
-    counted = 0
-    for latency_ms in sorted(histogram_ms):
-        if not histogram_ms[latency_ms]:
-            continue
-        counted += histogram_ms[latency_ms]
-        percent = counted / total_requests * 100
-        for p in LOADTEST_PERCENTILES:
-            if not found[str(p)] and percent > p:
-                found[str(p)] = latency_ms
-    return found
+# loadtest's results
 
 
 def _count_map(result: Mapping[str, Any], key: str) -> Counter[str]:
@@ -202,9 +182,12 @@ def _sum_or_none(values: Iterable[Any]) -> float | None:
 
 
 def merge_loadtest(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """One loadtest result out of the results of sources that loaded the target together."""
+    """One loadtest result out of the results of sources that loaded the target together, as
+    loadtest's own Result.combine would make it (percentiles by the rule book's loadtest rule)."""
     if not results:
         raise RepError("no loadtest result to merge")
+    if len(results) == 1:
+        return dict(results[0])
     histogram: Counter[int] = Counter()
     for result in results:
         for latency_ms, count in _count_map(result, "histogramMs").items():
@@ -213,7 +196,6 @@ def merge_loadtest(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     for result in results:
         error_codes.update(_count_map(result, "errorCodes"))
     total_requests = sum(int(_number(r, "totalRequests")) for r in results)
-    total_errors = sum(int(_number(r, "totalErrors")) for r in results)
     accumulated_ms = sum(
         float(r["accumulatedMs"])
         if isinstance(r.get("accumulatedMs"), int | float)
@@ -223,66 +205,201 @@ def merge_loadtest(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     seconds = max(measured_seconds(r) for r in results)
     if seconds <= 0:
         raise RepError("no measured time: every source's elapsedSeconds is 0")
-    latencies = [int(_number(r, "maxLatencyMs")) for r in results]
-    minimums = [int(_number(r, "minLatencyMs")) for r in results]
-
-    # One source: its own result, with the derived numbers recomputed the same way as for several.
-    merged: dict[str, Any] = dict(results[0]) if len(results) == 1 else {}
-    merged.pop("instanceIndex", None)
     first = results[0]
-    merged.update(
-        {
-            "url": first.get("url"),
-            "agent": first.get("agent"),
-            "maxSeconds": first.get("maxSeconds"),
-            "maxRequests": _sum_or_none(r.get("maxRequests") for r in results),
-            "requestsPerSecond": _sum_or_none(r.get("requestsPerSecond") for r in results),
-            "concurrency": _sum_or_none(r.get("concurrency") for r in results),
-            "clients": _sum_or_none(r.get("clients") for r in results),
-            "elapsedSeconds": seconds,
-            "totalTimeSeconds": seconds,
-            "totalRequests": total_requests,
-            "totalErrors": total_errors,
-            "accumulatedMs": accumulated_ms,
-            "maxLatencyMs": max(latencies),
-            "minLatencyMs": min(minimums),
-            "errorCodes": dict(sorted(error_codes.items())),
-            "histogramMs": {str(ms): histogram[ms] for ms in sorted(histogram) if histogram[ms]},
-            "meanLatencyMs": (
-                js_round(accumulated_ms / total_requests * 10) / 10 if total_requests else None
-            ),
-            "effectiveRps": round(total_requests / seconds, 2),
-            "percentiles": percentiles_from_histogram(histogram, total_requests),
-        }
-    )
-    merged["rps"] = merged["effectiveRps"]
-    if len(results) > 1:
+    merged = {
+        "url": first.get("url"),
+        "agent": first.get("agent"),
+        "maxSeconds": first.get("maxSeconds"),
+        "maxRequests": _sum_or_none(r.get("maxRequests") for r in results),
+        "requestsPerSecond": _sum_or_none(r.get("requestsPerSecond") for r in results),
+        "concurrency": _sum_or_none(r.get("concurrency") for r in results),
+        "clients": _sum_or_none(r.get("clients") for r in results),
+        "elapsedSeconds": seconds,
+        "totalTimeSeconds": seconds,
+        "totalRequests": total_requests,
+        "totalErrors": sum(int(_number(r, "totalErrors")) for r in results),
+        "accumulatedMs": accumulated_ms,
+        "maxLatencyMs": max(int(_number(r, "maxLatencyMs")) for r in results),
+        "minLatencyMs": min(int(_number(r, "minLatencyMs")) for r in results),
+        "errorCodes": dict(sorted(error_codes.items())),
+        "histogramMs": {str(ms): histogram[ms] for ms in sorted(histogram) if histogram[ms]},
+        "meanLatencyMs": loadtest_mean_ms(accumulated_ms, total_requests),
+        "effectiveRps": round(total_requests / seconds),
+        "percentiles": loadtest_percentiles(histogram, total_requests),
         # Readings of each host's own monotonic clock: not comparable between hosts.
-        merged["startTimeMs"] = None
-        merged["stopTimeMs"] = None
+        "startTimeMs": None,
+        "stopTimeMs": None,
+    }
+    merged["rps"] = merged["effectiveRps"]
     return merged
 
 
-def rep_flags(
-    *,
-    test: str,
-    requested_rps: float | None,
-    achieved_rps: float,
-    generator_cpu_percent_max: float | None,
-    total_errors: int,
-    rate_shortfall_share: float = 0.99,
-    generator_saturated_percent: float = 90.0,
-) -> list[str]:
-    """The contract's flags; a flagged repetition is kept and reported, not averaged."""
-    flags = []
-    if test == "latency" and requested_rps and achieved_rps < rate_shortfall_share * requested_rps:
-        flags.append("rate_shortfall")
-    busiest = generator_cpu_percent_max
-    if busiest is not None and busiest > generator_saturated_percent:
-        flags.append("generator_saturated")
-    if total_errors > 0:
-        flags.append("errors")
-    return flags
+# The harness's own measurement
+
+
+def _histogram_class() -> Any:
+    try:
+        from hdrh.histogram import HdrHistogram  # type: ignore[import-untyped]
+    except ImportError as error:
+        raise RepError(
+            "merging several sources' histograms needs the hdrhistogram package in the "
+            "controller's Python (requirements/controller.txt)"
+        ) from error
+    return HdrHistogram
+
+
+def histogram_summary(histogram: Any) -> dict[str, Any]:
+    """The contract's summary of an HdrHistogram: count, mean, min, percentiles, max (us)."""
+    count = histogram.get_total_count()
+    if not count:
+        return {key: None for key in HISTOGRAM_SUMMARY} | {"count": 0}
+    return {
+        "count": count,
+        "mean": round(histogram.get_mean_value(), 1),
+        "min": histogram.get_min_value(),
+        "p50": histogram.get_value_at_percentile(50),
+        "p90": histogram.get_value_at_percentile(90),
+        "p99": histogram.get_value_at_percentile(99),
+        "p99.9": histogram.get_value_at_percentile(99.9),
+        "max": histogram.get_max_value(),
+    }
+
+
+def merge_histograms(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Histograms of several sources added exactly (HdrHistogram's merge), re-encoded."""
+    if len(parts) == 1:
+        return dict(parts[0])
+    histogram_class = _histogram_class()
+    merged = None
+    for part in parts:
+        decoded = histogram_class.decode(part["encoded"])
+        if merged is None:
+            merged = decoded
+        else:
+            merged.add(decoded)
+    encoded = merged.encode()
+    return {"encoded": encoded.decode() if isinstance(encoded, bytes) else encoded} | (
+        histogram_summary(merged)
+    )
+
+
+def _sum_lists(lists: Sequence[Sequence[float]]) -> list[float]:
+    length = max((len(values) for values in lists), default=0)
+    return [sum(values[i] for values in lists if i < len(values)) for i in range(length)]
+
+
+def merge_harness(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The harness's measurements of several sources as one: counts and timelines summed,
+    histograms merged. The event loop delay stays the worst source's (it is per generator)."""
+    parts = [part for part in parts if isinstance(part, Mapping)]
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return dict(parts[0])
+    requests: dict[str, Any] = {}
+    for key in {key for part in parts for key in part.get("requests", {})}:
+        values = [part["requests"].get(key) for part in parts]
+        if key == "error_codes":
+            codes: Counter[str] = Counter()
+            for value in values:
+                codes.update(value or {})
+            requests[key] = dict(sorted(codes.items()))
+        else:
+            requests[key] = _sum_or_none(value or 0 for value in values)
+    histograms: dict[str, Any] = {}
+    for name in {name for part in parts for name in part.get("histograms", {})}:
+        found = [part["histograms"][name] for part in parts if name in part.get("histograms", {})]
+        if name == "event_loop_delay":
+            histograms[name] = max(found, key=lambda h: h.get("p99") or 0)
+        else:
+            histograms[name] = merge_histograms(found)
+    timelines = [part.get("timeline") or {} for part in parts]
+    merged = {
+        key: value for key, value in parts[0].items() if key not in ("requests", "histograms")
+    }
+    merged.update({"requests": requests, "histograms": histograms})
+    merged["timeline"] = {
+        "bin_s": timelines[0].get("bin_s"),
+        "completed": _sum_lists([t.get("completed") or [] for t in timelines]),
+        "errors": _sum_lists([t.get("errors") or [] for t in timelines]),
+    }
+    return merged
+
+
+# The server's programs
+
+
+def _utc(text: str, tz_offset: str) -> datetime:
+    local = datetime.strptime(text, "%Y-%m-%d %H:%M:%S,%f")
+    sign = -1 if tz_offset.startswith("-") else 1
+    digits = tz_offset.lstrip("+-").replace(":", "") or "0000"
+    offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
+    return (local - sign * offset).replace(tzinfo=UTC)
+
+
+def program_pids(status_lines: Iterable[str]) -> dict[str, int | None]:
+    """{process name: pid} from `supervisorctl status group:*` (None for one not running)."""
+    pids: dict[str, int | None] = {}
+    for line in status_lines:
+        match = STATUS_LINE.match(line.strip())
+        if match:
+            pids[match["name"]] = int(match["pid"]) if match["pid"] else None
+    return pids
+
+
+def server_events(log: str, tz_offset: str) -> list[dict[str, Any]]:
+    """supervisord's spawned/exited lines, with their UTC time."""
+    events = []
+    for line in log.splitlines():
+        match = SUPERVISORD_LINE.match(line)
+        if match:
+            events.append(
+                {
+                    "time": _utc(match["time"], tz_offset),
+                    "event": match["event"],
+                    "name": match["name"],
+                    "pid": int(match["pid"]) if match["pid"] else None,
+                }
+            )
+    return events
+
+
+def _pids_at(before: Mapping[str, Any], events: Sequence[Mapping[str, Any]], at: datetime) -> dict:
+    pids = dict(before)
+    for event in events:
+        if event["time"] > at or event["name"] not in pids:
+            continue
+        pids[event["name"]] = event["pid"] if event["event"] == "spawned" else None
+    return pids
+
+
+def server_during(
+    server: Mapping[str, Any], started: datetime, ended: datetime
+) -> dict[str, Any] | None:
+    """The programs' PIDs at the start and end of a measured run, and what happened between."""
+    if not server.get("status_before"):
+        return None
+    events = server_events(server.get("supervisord_log") or "", server.get("tz_offset") or "+0000")
+    before = program_pids(server["status_before"])
+    inside = [
+        {
+            "time": _iso(event["time"]),
+            "event": event["event"],
+            "name": event["name"],
+            "pid": event["pid"],
+        }
+        for event in events
+        if started <= event["time"] <= ended and event["name"] in before
+    ]
+    return {
+        "group": server.get("group"),
+        "pids_before": _pids_at(before, events, started),
+        "pids_after": _pids_at(before, events, ended),
+        "events": inside,
+    }
+
+
+# Records
 
 
 def _instant(text: Any, what: str) -> datetime:
@@ -294,22 +411,44 @@ def _instant(text: Any, what: str) -> datetime:
         raise RepError(f"{what} must be a UTC ISO time, not {text!r}") from error
 
 
-def _source_entry(source: Mapping[str, Any]) -> dict[str, Any]:
-    if not isinstance(source.get("host"), str):
-        raise RepError(f"a source result lacks its host: {sorted(source)}")
-    if not isinstance(source.get("loadtest"), Mapping):
-        raise RepError(f"the result of source {source['host']} lacks its loadtest object")
-    generator = source.get("generator") or {}
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _source_entry(host: str, document: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(document.get("loadtest"), Mapping):
+        raise RepError(f"the document of source {host} lacks its loadtest object")
     return {
-        "host": source["host"],
-        "rps": source.get("rps"),
-        "clients": source.get("clients"),
-        "started_at": source.get("started_at"),
-        "ended_at": source.get("ended_at"),
-        "start_lag_ms": source.get("start_lag_ms"),
-        "warmup": source.get("warmup"),
-        "loadtest": dict(source["loadtest"]),
-        "generator": dict(generator),
+        "host": host,
+        "rps": document.get("rps"),
+        "clients": document.get("clients"),
+        "started_at": document.get("started_at"),
+        "ended_at": document.get("ended_at"),
+        "start_lag_ms": document.get("start_lag_ms"),
+        "warmup": document.get("warmup"),
+        "settle": document.get("settle"),
+        "loadtest": dict(document["loadtest"]),
+        "harness": document.get("harness"),
+        "generator": dict(document.get("generator") or {}),
+    }
+
+
+def _achieved(merged: Mapping[str, Any], harness: Mapping[str, Any] | None) -> float:
+    seconds = measured_seconds(merged)
+    if seconds <= 0:
+        return 0.0
+    before_stop = (harness or {}).get("requests", {}).get("completed_before_stop")
+    completed = before_stop if isinstance(before_stop, int | float) else merged["totalRequests"]
+    return round(completed / seconds, 2)
+
+
+def _settle(entries: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    settles = [entry["settle"] for entry in entries if isinstance(entry.get("settle"), Mapping)]
+    if not settles:
+        return None
+    return {
+        "ready": all(settle.get("ready", True) for settle in settles),
+        "waited_s": max(float(settle.get("waited_s") or 0) for settle in settles),
     }
 
 
@@ -317,142 +456,211 @@ def build_record(
     *,
     run_id: str,
     setup: str,
-    test: str,
-    rep: int,
+    measurement: Mapping[str, Any],
     plan: Mapping[str, Any],
-    sources: Sequence[Mapping[str, Any]],
-    requested_rps: float | None,
-    expected_hosts: Sequence[str] | None = None,
-    rate_shortfall_share: float = 0.99,
-    generator_saturated_percent: float = 90.0,
-    schema_version: int = 1,
+    url: str,
+    documents: Mapping[str, Mapping[str, Any]],
+    reference: Mapping[str, Any] | None = None,
+    server: Mapping[str, Any] | None = None,
+    schema_version: int = 2,
 ) -> dict[str, Any]:
-    """The rep file of the results contract for one repetition."""
-    if not sources:
-        raise RepError("no source result: nothing was measured")
-    entries = [_source_entry(source) for source in sources]
-    hosts = [entry["host"] for entry in entries]
-    if len(set(hosts)) != len(hosts):
-        raise RepError(f"a source host appears twice: {hosts}")
-    if expected_hosts is not None and set(hosts) != set(expected_hosts):
-        missing = sorted(set(expected_hosts) - set(hosts))
-        extra = sorted(set(hosts) - set(expected_hosts))
-        raise RepError(
-            "the sources do not match the hosts that loaded the target"
-            + (f"; no result from {', '.join(missing)}" if missing else "")
-            + (f"; unexpected result from {', '.join(extra)}" if extra else "")
-        )
+    """The rep file of the results contract for one measurement of the pass."""
+    if not documents:
+        raise RepError("no source document: nothing was measured")
+    entries = [_source_entry(host, document) for host, document in documents.items()]
     merged = merge_loadtest([entry["loadtest"] for entry in entries])
-    achieved_rps = round(merged["totalRequests"] / merged["elapsedSeconds"], 2)
-    cpu_values = [
+    harness = merge_harness([entry["harness"] for entry in entries])
+    test = measurement["test"]
+    fixed_rate = measurement.get("clients") is None
+    rates = [entry["rps"] for entry in entries if isinstance(entry.get("rps"), int | float)]
+    requested = round(sum(rates), 6) if fixed_rate and rates else None
+    started = [_instant(entry["started_at"], f"started_at of {entry['host']}") for entry in entries]
+    ended = [_instant(entry["ended_at"], f"ended_at of {entry['host']}") for entry in entries]
+    cpu = [
         float(entry["generator"]["cpu_percent"])
         for entry in entries
         if isinstance(entry["generator"].get("cpu_percent"), int | float)
     ]
-    cpu_max = max(cpu_values) if cpu_values else None
-    started = [_instant(entry["started_at"], f"started_at of {entry['host']}") for entry in entries]
-    ended = [_instant(entry["ended_at"], f"ended_at of {entry['host']}") for entry in entries]
-    requested = float(requested_rps) if test == "latency" and requested_rps is not None else None
-    flags = rep_flags(
-        test=test,
-        requested_rps=requested,
-        achieved_rps=achieved_rps,
-        generator_cpu_percent_max=cpu_max,
-        total_errors=merged["totalErrors"],
-        rate_shortfall_share=rate_shortfall_share,
-        generator_saturated_percent=generator_saturated_percent,
-    )
-    return {
+    record = {
         "schema_version": schema_version,
         "run_id": run_id,
         "setup": setup,
         "test": test,
-        "rep": rep,
-        "plan": dict(plan),
-        "source_hosts": hosts,
-        "started_at": entries[started.index(min(started))]["started_at"],
-        "ended_at": entries[ended.index(max(ended))]["ended_at"],
+        "rep": measurement["rep"],
+        "plan": {
+            "url": url,
+            "rps": requested,
+            "clients": measurement.get("clients"),
+            "fraction": measurement.get("fraction"),
+            "duration_s": float(measurement["duration_s"]),
+            "warmup_s": float(measurement.get("warmup_s") or 0),
+            "keepalive": plan.get("keepalive"),
+            "request_timeout_ms": plan.get("request_timeout_ms"),
+        },
+        "source_hosts": [entry["host"] for entry in entries],
+        "started_at": _iso(min(started)),
+        "ended_at": _iso(max(ended)),
         "loadtest": merged,
+        "harness": harness,
+        "reference": dict(reference) if reference else None,
+        "server": server_during(server or {}, min(started), max(ended)),
+        "settle": _settle(entries),
         "sources": entries,
         "requested_rps": requested,
-        "achieved_rps": achieved_rps,
-        "generator": {"cpu_percent_max": cpu_max},
-        "flags": flags,
-        "valid": not flags,
+        "achieved_rps": _achieved(merged, harness),
+        "generator": {"cpu_percent_max": max(cpu) if cpu else None},
+    }
+    record["flags"] = rule_flags(record)
+    record["valid"] = not record["flags"]
+    return record
+
+
+def reference_record(
+    run_id: str, setup: str, measurement: Mapping[str, Any], document: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The reference generator's result of one client count, as written beside the reps."""
+    reference = dict(document.get("reference") or {})
+    reference["file"] = measurement["output"]
+    return {
+        "schema_version": 2,
+        "run_id": run_id,
+        "setup": setup,
+        "test": "reference",
+        "clients": measurement.get("clients"),
+        "host": document.get("host"),
+        "started_at": document.get("started_at"),
+        "ended_at": document.get("ended_at"),
+        "reference": reference,
     }
 
 
 def write_exclusive(path: str, text: str) -> None:
-    """Create path with text; FileExistsError when it exists (it is left untouched)."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
+    """Write path atomically: a temporary file in the same directory, then a hard link to path,
+    which fails with FileExistsError when path exists (it is left untouched)."""
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=".rep-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, 0o644)
+        os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
 
 
-def summary(record: Mapping[str, Any]) -> dict[str, Any]:
-    merged = record["loadtest"]
+def _documents_by_output(
+    documents: Mapping[str, Sequence[Mapping[str, Any]]],
+) -> dict[str, dict[str, Mapping[str, Any]]]:
+    found: dict[str, dict[str, Mapping[str, Any]]] = {}
+    for host, host_documents in documents.items():
+        for document in host_documents or []:
+            output = document.get("output")
+            if not isinstance(output, str):
+                raise RepError(f"a document of source {host} does not name its output")
+            found.setdefault(output, {})[host] = document
+    return found
+
+
+def _line(setup: str, record: Mapping[str, Any], index: int, total: int) -> str:
+    histograms = (record.get("harness") or {}).get("histograms") or {}
+    latency = histograms.get("latency_corrected") or histograms.get("latency_uncorrected") or {}
+    what = record["test"] + (f" c{record['plan']['clients']}" if record["plan"]["clients"] else "")
+    asked = f"{record['requested_rps']:g} asked, " if record["requested_rps"] else ""
+    timing = (
+        f"p50 {latency['p50'] / 1000:.2f} ms, p99 {latency['p99'] / 1000:.2f} ms"
+        if latency.get("p50") is not None
+        else f"p50 {record['loadtest'].get('percentiles', {}).get('50')} ms (loadtest)"
+    )
+    flags = ", ".join(record["flags"]) or "valid"
+    return (
+        f"[{setup}] {index}/{total} {what} rep {record['rep']}: {asked}"
+        f"{record['achieved_rps']:g} req/s, {timing}; {flags}"
+    )
+
+
+def write_pass(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Every rep file of the pass that a document exists for; what is missing is reported."""
+    setup_dir = os.path.join(params["run_dir"], params["setup"])
+    by_output = _documents_by_output(params["documents"])
+    references: dict[Any, Mapping[str, Any]] = {}
+    reps, missing, lines = [], [], []
+    measured = [m for m in params["series"] if m["test"] != "reference"]
+    for measurement in params["series"]:
+        documents = by_output.get(measurement["output"], {})
+        documents = {host: documents[host] for host in params["sources"] if host in documents}
+        if not documents:
+            missing.append(measurement["output"])
+            continue
+        if measurement["test"] == "reference":
+            record = reference_record(
+                params["run_id"], params["setup"], measurement, next(iter(documents.values()))
+            )
+            references[measurement.get("clients")] = record["reference"]
+        else:
+            record = build_record(
+                run_id=params["run_id"],
+                setup=params["setup"],
+                measurement=measurement,
+                plan=params["plan"],
+                url=params["url"],
+                documents=documents,
+                reference=references.get(measurement.get("clients")),
+                server=params["server"],
+                schema_version=params["schema_version"],
+            )
+        path = os.path.join(setup_dir, measurement["output"])
+        try:
+            write_exclusive(path, json.dumps(record, indent=2) + "\n")
+        except FileExistsError as error:
+            raise RepError(f"{path} exists already: a rep file is never overwritten") from error
+        if measurement["test"] == "reference":
+            continue
+        reps.append(_summary(measurement, record))
+        lines.append(_line(params["setup"], record, len(reps), len(measured)))
+    return {"reps": reps, "missing": missing, "lines": lines}
+
+
+def _summary(measurement: Mapping[str, Any], record: Mapping[str, Any]) -> dict[str, Any]:
+    histograms = (record.get("harness") or {}).get("histograms") or {}
+    latency = histograms.get("latency_corrected") or histograms.get("latency_uncorrected") or {}
     return {
-        key: merged[key]
-        for key in ("totalRequests", "totalErrors", "meanLatencyMs", "percentiles", "errorCodes")
-    } | {"cpu_percent_max": record["generator"]["cpu_percent_max"]}
+        "output": measurement["output"],
+        "test": record["test"],
+        "rep": record["rep"],
+        "clients": record["plan"]["clients"],
+        "flags": record["flags"],
+        "valid": record["valid"],
+        "achieved_rps": record["achieved_rps"],
+        "p50_us": latency.get("p50"),
+        "p99_us": latency.get("p99"),
+    }
 
 
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "dest": {"type": "path", "required": True},
+            "run_dir": {"type": "path", "required": True},
             "run_id": {"type": "str", "required": True},
             "setup": {"type": "str", "required": True},
-            "test": {"type": "str", "required": True, "choices": ["latency", "throughput"]},
-            "rep": {"type": "int", "required": True},
+            "round": {"type": "int", "default": 1},
             "plan": {"type": "dict", "required": True},
-            "sources": {"type": "list", "elements": "dict", "required": True},
-            "expected_hosts": {"type": "list", "elements": "str"},
-            "requested_rps": {"type": "float"},
-            "rate_shortfall_share": {"type": "float", "default": 0.99},
-            "generator_saturated_percent": {"type": "float", "default": 90.0},
-            "schema_version": {"type": "int", "default": 1},
+            "url": {"type": "str", "required": True},
+            "series": {"type": "list", "elements": "dict", "required": True},
+            "sources": {"type": "list", "elements": "str", "required": True},
+            "documents": {"type": "dict", "required": True},
+            "server": {"type": "dict", "default": {}},
+            "schema_version": {"type": "int", "default": 2},
         },
-        supports_check_mode=True,
+        supports_check_mode=False,
     )
-    params = module.params
-    dest = params["dest"]
-    if os.path.lexists(dest):
-        module.fail_json(msg=f"{dest} exists already: a rep file is never overwritten", dest=dest)
     try:
-        record = build_record(
-            run_id=params["run_id"],
-            setup=params["setup"],
-            test=params["test"],
-            rep=params["rep"],
-            plan=params["plan"],
-            sources=params["sources"],
-            requested_rps=params["requested_rps"],
-            expected_hosts=params["expected_hosts"],
-            rate_shortfall_share=params["rate_shortfall_share"],
-            generator_saturated_percent=params["generator_saturated_percent"],
-            schema_version=params["schema_version"],
-        )
-    except (RepError, KeyError, TypeError, ValueError) as error:
-        what = f"{params['setup']} {params['test']} rep {params['rep']}"
-        module.fail_json(msg=f"cannot record {what}: {error}")
-    result = {
-        "changed": True,
-        "dest": dest,
-        "achieved_rps": record["achieved_rps"],
-        "flags": record["flags"],
-        "valid": record["valid"],
-        "summary": summary(record),
-    }
-    if not module.check_mode:
-        try:
-            write_exclusive(dest, json.dumps(record, indent=2) + "\n")
-        except FileExistsError:
-            module.fail_json(msg=f"{dest} exists already: a rep file is never overwritten")
-        except OSError as error:
-            module.fail_json(msg=f"cannot write {dest}: {error}", dest=dest)
-    module.exit_json(**result)
+        result = write_pass(module.params)
+    except (RepError, KeyError, TypeError, ValueError, OSError) as error:
+        module.fail_json(msg=f"cannot record {module.params['setup']}: {error}")
+    module.exit_json(changed=bool(result["reps"]), **result)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,118 @@
+"""The bench playbooks' filters (filter_plugins/bench.py): the plan checked and typed, the order
+of passes, the series of one pass, and how several sources share it."""
+
+from __future__ import annotations
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+GOOD = {
+    "warmup_s": "3", "repetitions": 3, "latency_rps": "300", "latency_duration_s": 15,
+    "throughput_clients": "[1, 10, 50]", "throughput_duration_s": 8.0, "keepalive": "false",
+    "request_timeout_ms": "10000", "reference_duration_s": 3, "sweep_rps": [],
+    "sweep_fractions": "0.5,1.0", "sweep_duration_s": 8,
+}
+
+
+def test_values_from_the_command_line_are_parsed_not_coerced(bench_filters):
+    plan = bench_filters.bench_plan(GOOD)
+    assert plan["warmup_s"] == 3.0 and plan["repetitions"] == 3
+    assert plan["throughput_clients"] == [1, 10, 50] and plan["keepalive"] is False
+    assert plan["sweep_fractions"] == [0.5, 1.0] and plan["sweep_rps"] == []
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("latency_rps", "inf", "loadtest_latency_rps must be a finite number above 0"),
+        ("latency_rps", "0", "loadtest_latency_rps must be a finite number above 0"),
+        ("latency_rps", "100001", "at most 100000"),
+        ("warmup_s", "abc", "loadtest_warmup_s must be a finite number at least 0"),
+        ("keepalive", "maybe", "loadtest_keepalive must be true or false"),
+        ("request_timeout_ms", "abc", "loadtest_request_timeout_ms must be a whole number"),
+        ("repetitions", "2.5", "loadtest_repetitions must be a whole number"),
+        ("repetitions", True, "loadtest_repetitions must be a whole number"),
+        ("throughput_clients", "[]", "not empty"),
+        ("throughput_clients", "[1, 0]", "each at least 1"),
+        ("latency_duration_s", "nan", "loadtest_latency_duration_s must be a finite number"),
+    ],
+)
+def test_a_bad_value_fails_naming_what_is_wanted(bench_filters, name, value, message):
+    with pytest.raises(AnsibleFilterError) as error:
+        bench_filters.bench_plan({**GOOD, name: value})
+    assert message in str(error.value)
+
+
+def test_every_problem_is_named_at_once(bench_filters):
+    with pytest.raises(AnsibleFilterError) as error:
+        bench_filters.bench_plan({**GOOD, "warmup_s": "x", "keepalive": "maybe"})
+    assert "loadtest_warmup_s" in str(error.value) and "loadtest_keepalive" in str(error.value)
+
+
+@pytest.mark.parametrize("run_id", ["../escaped", "20261128T180511Z-3F9A", "x", "20261128T180511Z-3f9a/.."])
+def test_a_run_id_must_have_the_harness_form(bench_filters, run_id):
+    with pytest.raises(AnsibleFilterError, match="is not of the form"):
+        bench_filters.bench_run_id(run_id)
+    assert bench_filters.bench_run_id("20261128T180511Z-3f9a") == "20261128T180511Z-3f9a"
+
+
+SETUPS = ["2016/gunicorn", "2016/redis", "2016/ipc"]
+
+
+def test_a_sequential_order_is_one_pass_per_setup(bench_filters):
+    passes = bench_filters.bench_passes(SETUPS, 3)
+    assert passes == [{"setup": s, "round": 1, "reps": [1, 2, 3]} for s in SETUPS]
+
+
+def test_an_interleaved_order_visits_every_setup_each_round_from_its_seed(bench_filters):
+    passes = bench_filters.bench_passes(SETUPS, 4, "interleaved", 7)
+    assert passes == bench_filters.bench_passes(SETUPS, 4, "interleaved", 7)
+    rounds = [[p["setup"] for p in passes if p["round"] == r] for r in range(1, 5)]
+    assert all(sorted(visit) == sorted(SETUPS) for visit in rounds)
+    assert len({tuple(visit) for visit in rounds}) > 1  # shuffled, not the same each round
+    assert all(p["reps"] == [p["round"]] for p in passes)
+    assert bench_filters.bench_passes(SETUPS, 4, "interleaved", 8) != passes
+
+
+PLAN = {**GOOD, "warmup_s": 3.0, "latency_rps": 300.0, "latency_duration_s": 15.0,
+        "throughput_clients": [1, 10], "throughput_duration_s": 8.0,
+        "reference_duration_s": 3.0, "sweep_rps": [150.0], "sweep_fractions": [0.5],
+        "sweep_duration_s": 8.0}
+
+
+def test_a_series_runs_latency_then_wrk_and_throughput_per_client_count_then_the_sweep(
+    bench_filters,
+):
+    series = bench_filters.bench_series({"round": 2, "reps": [1, 2]}, PLAN,
+                                        ["latency", "throughput"])
+    assert [m["output"] for m in series] == [
+        "latency/rep-1.json", "latency/rep-2.json",
+        "throughput/c1/reference-2.json", "throughput/c1/rep-1.json", "throughput/c1/rep-2.json",
+        "throughput/c10/reference-2.json", "throughput/c10/rep-1.json",
+        "throughput/c10/rep-2.json",
+        "sweep/r150/rep-1.json", "sweep/r150/rep-2.json",
+        "sweep/f0.5/rep-1.json", "sweep/f0.5/rep-2.json",
+    ]
+    assert bench_filters.bench_measured_s(series) == pytest.approx(
+        2 * 18 + 2 * (3 + 2 * 11) + 4 * 11
+    )
+
+
+def test_sources_share_a_rate_evenly_and_clients_as_whole_numbers(bench_filters):
+    assert bench_filters.bench_split_clients(10, 3) == [4, 3, 3]
+    assert bench_filters.bench_split_clients(1, 2) == [1, 0]
+    series = bench_filters.bench_series({"round": 1, "reps": [1]}, PLAN, ["latency", "throughput"])
+    first = bench_filters.bench_source_series(series, ["a", "b"], "a")
+    second = bench_filters.bench_source_series(series, ["a", "b"], "b")
+    assert first[0]["rps"] == 150.0 and second[0]["rps"] == 150.0
+    # wrk measures the server's limit from the first source only, with every client.
+    assert [m["test"] for m in second].count("reference") == 0
+    assert [m["clients"] for m in first if m["test"] == "reference"] == [1, 10]
+    # One client cannot be split: the second source sits that measurement out.
+    assert [m.get("clients") for m in second if m["test"] == "throughput"] == [5]
+
+
+def test_several_sources_get_the_same_schedule(bench_filters):
+    series = [{"duration_s": 2, "warmup_s": 1}, {"duration_s": 3}]
+    scheduled = bench_filters.bench_schedule(series, 1000.0, 10.0)
+    assert [m["start_at"] for m in scheduled] == [1000.0, 1013.0]
