@@ -4,6 +4,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 BIN := $(VENV)/bin
 SETUP ?= all
+STACK ?= 2016
 BENCH_ARGS ?=
 
 .PHONY: bench bench-aws test deploy bootstrap lint clean-venv
@@ -12,14 +13,14 @@ bootstrap:
 	@scripts/bootstrap-controller.sh
 
 bench: bootstrap
-	@SETUP=$(SETUP) BENCH_ARGS="$(BENCH_ARGS)" scripts/bench.sh
+	@SETUP=$(SETUP) STACK=$(STACK) BENCH_ARGS="$(BENCH_ARGS)" scripts/bench.sh
 
 # The same benchmark on an EC2 fleet (docs/aws.md); tears the fleet down however the run ends.
 bench-aws: bootstrap
-	scripts/bench-aws -e setup=$(SETUP) $(BENCH_ARGS)
+	scripts/bench-aws -e setup=$(SETUP) -e stack=$(STACK) $(BENCH_ARGS)
 
 deploy: bootstrap
-	$(BIN)/ansible-playbook playbooks/deploy.yml -e setup=$(if $(filter all,$(SETUP)),gunicorn,$(SETUP)) $(BENCH_ARGS)
+	$(BIN)/ansible-playbook playbooks/deploy.yml -e setup=$(if $(filter all,$(SETUP)),gunicorn,$(SETUP)) -e stack=$(STACK) $(BENCH_ARGS)
 
 lint: bootstrap
 	@scripts/lint.sh

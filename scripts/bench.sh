@@ -1,19 +1,48 @@
 #!/usr/bin/env bash
-# `make bench`: the benchmark on this machine (every setup unless SETUP says otherwise), ending
-# with the paths of the report and charts of the run it made.
+# `make bench`: the benchmark on this machine (every setup of the stack unless SETUP says
+# otherwise), one line per measurement on the terminal (the whole Ansible output goes to
+# results/<run_id>/ansible.log), ending with the report's answer and the paths of the run.
+# Ctrl-C stops the load generator and nothing else, marks the run interrupted, keeps what was
+# measured, and exits 130.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 setup=${SETUP:-all}
+stack=${STACK:-2016}
+python=.venv/bin/python
+
+run_dir() { readlink -f results/latest 2>/dev/null || true; }
+before=$(run_dir)
+
+on_interrupt() {
+  trap '' INT TERM
+  local dir
+  dir=$(run_dir)
+  if [ -n "$dir" ] && [ "$dir" != "$before" ] && [ -f "$dir/run.json" ]; then
+    # The driver of this run only: its spec file lies under the run's own output directory.
+    pkill -TERM -f "driver.mjs .*/$(basename "$dir")/" 2>/dev/null || true
+    "$python" scripts/run_status.py interrupted "$dir"
+  fi
+  exit 130
+}
+trap on_interrupt INT TERM
+
+export CHANNELS_BENCH_PROGRESS=1 ANSIBLE_CALLBACKS_ENABLED=channels_bench
 # shellcheck disable=SC2086 # BENCH_ARGS is a list of ansible-playbook arguments
-.venv/bin/ansible-playbook bench.yml -e "setup=$setup" ${BENCH_ARGS:-}
+.venv/bin/ansible-playbook bench.yml -e "setup=$setup" -e "stack=$stack" ${BENCH_ARGS:-} &
+wait $!
 status=$?
-run_dir=$(readlink -f results/latest 2>/dev/null || true)
-if [ -n "$run_dir" ] && [ -f "$run_dir/run.json" ]; then
+dir=$(run_dir)
+if [ -n "$dir" ] && [ "$dir" != "$before" ] && [ -f "$dir/run.json" ]; then
   echo
-  echo "Run:    $run_dir ($(.venv/bin/python -c 'import json,sys; print(json.load(open(sys.argv[1]))["status"])' "$run_dir/run.json"))"
-  [ -f "$run_dir/report.md" ] && echo "Report: $run_dir/report.md"
-  for chart in "$run_dir"/*.png; do
+  if [ -f "$dir/report.md" ]; then
+    "$python" -m analysis headline "$dir" 2>/dev/null || true
+    echo
+  fi
+  echo "Run:    $dir ($("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["status"])' "$dir/run.json"))"
+  [ -f "$dir/report.md" ] && echo "Report: $dir/report.md"
+  for chart in "$dir"/*.png; do
     [ -f "$chart" ] && echo "Chart:  $chart"
   done
+  echo "Log:    $dir/ansible.log"
 fi
 exit $status
