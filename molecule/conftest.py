@@ -54,6 +54,13 @@ def canonical():
 
 
 @pytest.fixture(scope="session")
+def catalogue() -> dict[str, Any]:
+    """The repository's catalogue.yml: the stacks and setups the roles install and run."""
+    with (REPOSITORY / "catalogue.yml").open(encoding="utf-8") as stream:
+        return dict(yaml.safe_load(stream))
+
+
+@pytest.fixture(scope="session")
 def role_file():
     """Reads a YAML file of a role here, e.g. role_file("python_stack", "vars/main.yml")."""
 

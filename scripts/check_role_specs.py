@@ -10,6 +10,8 @@ For every role under roles/ (or the role directories given as arguments):
     (a required option is one the caller must give, so it has none);
   - where the spec states a default, it equals the value in defaults/main.yml.
 Taken together, the spec's options that are not required and the defaults' keys are one set.
+And the catalogue (catalogue.yml) and the specs agree: an option whose choices are the
+catalogue's stacks (CATALOGUE_CHOICES) lists exactly the stacks the catalogue has.
 
 Prints one line per finding and exits 1 when there is any, 0 otherwise.
 """
@@ -25,7 +27,10 @@ from typing import Any
 import yaml  # type: ignore[import-untyped]  # PyYAML ships no type stubs
 
 REPOSITORY = Path(__file__).resolve().parent.parent
+CATALOGUE_FILE = REPOSITORY / "catalogue.yml"
 SPEC_FILE = Path("meta/argument_specs.yml")
+# (role, option) whose `choices` must be the catalogue's stack names.
+CATALOGUE_CHOICES = {("python_stack", "python_stack_name")}
 DEFAULTS_FILE = Path("defaults/main.yml")
 
 
@@ -109,6 +114,33 @@ def check_role(role_dir: Path) -> list[Finding]:
     return findings
 
 
+def check_catalogue(role_dir: Path, catalogue_path: Path = CATALOGUE_FILE) -> list[Finding]:
+    """The role's options listed in CATALOGUE_CHOICES offer exactly the catalogue's stacks."""
+    role = role_dir.name
+    wanted = [option for (owner, option) in CATALOGUE_CHOICES if owner == role]
+    spec_path = role_dir / SPEC_FILE
+    if not wanted or not spec_path.exists():
+        return []
+    try:
+        stacks = sorted(str(name) for name in (load_mapping(catalogue_path).get("stacks") or {}))
+        options = entry_point_options(load_mapping(spec_path))
+    except (OSError, ValueError, yaml.YAMLError) as error:
+        return [Finding(role, f"cannot compare with the catalogue: {error}")]
+    findings = []
+    for entry_point, entry_options in sorted(options.items()):
+        for name in wanted:
+            choices = sorted(str(c) for c in (entry_options.get(name) or {}).get("choices") or [])
+            if name in entry_options and choices != stacks:
+                findings.append(
+                    Finding(
+                        role,
+                        f"{name} (entry point {entry_point}) offers {choices} but the catalogue "
+                        f"({catalogue_path.name}) has the stacks {stacks}",
+                    )
+                )
+    return findings
+
+
 def role_dirs(arguments: list[str]) -> list[Path]:
     if arguments:
         return [Path(argument) for argument in arguments]
@@ -121,7 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     arguments = parser.parse_args(argv)
 
     checked = role_dirs(arguments.roles)
-    findings = [finding for role_dir in checked for finding in check_role(role_dir)]
+    findings = [
+        finding
+        for role_dir in checked
+        for finding in (*check_role(role_dir), *check_catalogue(role_dir))
+    ]
     for finding in findings:
         print(finding)
     print(f"check_role_specs: {len(checked)} role(s), {len(findings)} finding(s)", file=sys.stderr)

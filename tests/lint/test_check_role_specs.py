@@ -83,3 +83,24 @@ def test_missing_spec_is_a_finding(tmp_path):
 def test_repository_roles_pass():
     run = check()
     assert run.returncode == 0, run.stdout
+
+
+def test_stack_choices_must_be_the_catalogues_stacks(tmp_path):
+    sys.path.insert(0, str(SCRIPT.parent))
+    import check_role_specs
+
+    role = tmp_path / "python_stack"
+    (role / "meta").mkdir(parents=True)
+    (role / "meta" / "argument_specs.yml").write_text(
+        "argument_specs:\n  main:\n    options:\n      python_stack_name:\n"
+        "        type: str\n        choices: ['2016']\n"
+    )
+    catalogue = tmp_path / "catalogue.yml"
+    catalogue.write_text("stacks:\n  '2016': {}\n  '2026': {}\n")
+    findings = check_role_specs.check_catalogue(role, catalogue)
+    assert [str(f) for f in findings] == [
+        "python_stack: python_stack_name (entry point main) offers ['2016'] but the catalogue "
+        "(catalogue.yml) has the stacks ['2016', '2026']"
+    ]
+    catalogue.write_text("stacks:\n  '2016': {}\n")
+    assert check_role_specs.check_catalogue(role, catalogue) == []

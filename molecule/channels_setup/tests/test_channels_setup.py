@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-VENV = "/opt/channels-bench/venv"
+VENV = "/opt/channels-bench/stacks/2016"
 SUPERVISORCTL = (
     "/opt/channels-bench/supervisor/bin/supervisorctl"
     " -c /etc/channels-bench/supervisor/supervisord.conf"
@@ -43,7 +43,8 @@ SETUPS = {
 
 @pytest.fixture(scope="module")
 def setup_name(inventory_vars) -> str:
-    return str(inventory_vars["channels_setup_name"])
+    # 2016/gunicorn -> gunicorn: the key of SETUPS.
+    return str(inventory_vars["channels_setup_name"]).split("/", 1)[1]
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +52,8 @@ def setup(setup_name) -> dict:
     return SETUPS[setup_name]
 
 
-def test_stack_at_its_pins(pip_freeze, role_file, canonical):
-    pins = role_file("python_stack", "vars/main.yml")["python_stack_releases"]["2016"]["pins"]
+def test_stack_at_its_pins(pip_freeze, catalogue, canonical):
+    pins = catalogue["stacks"]["2016"]["pins"]
     frozen = pip_freeze(f"{VENV}/bin/python")
     wrong = {
         name: frozen.get(canonical(name))

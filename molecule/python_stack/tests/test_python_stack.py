@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-VENV = "/opt/channels-bench/venv"
+VENV = "/opt/channels-bench/stacks/2016"
 PYTHON = f"{VENV}/bin/python"
 
 # The modules the three setups import (gunicorn, daphne with either channel layer, runworker).
@@ -12,8 +12,8 @@ STACK_MODULES = ["django", "channels", "daphne", "asgi_redis", "asgi_ipc", "guni
 
 
 @pytest.fixture(scope="module")
-def release(role_file) -> dict:
-    return role_file("python_stack", "vars/main.yml")["python_stack_releases"]["2016"]
+def release(catalogue) -> dict:
+    return catalogue["stacks"]["2016"]
 
 
 @pytest.fixture(scope="module")
