@@ -19,9 +19,10 @@ class Analysis:
     curves: list[LoadCurve]  # setups with two fixed-rate tests or more
     pairs: list[RolePair]  # then and now: the same role on two stacks
     bin_s: float  # the throughput-over-time interval
+    bin_note: str | None = None  # why bin_s is not the one asked for
 
 
-def analyse(run: Run, bin_s: float = DEFAULT_BIN_S) -> Analysis:
+def analyse(run: Run, bin_s: float = DEFAULT_BIN_S, bin_note: str | None = None) -> Analysis:
     summaries = summarize_tests(run)
     return Analysis(
         run=run,
@@ -30,4 +31,5 @@ def analyse(run: Run, bin_s: float = DEFAULT_BIN_S) -> Analysis:
         curves=load_curves(run, summaries),
         pairs=role_pairs(run, summaries),
         bin_s=bin_s,
+        bin_note=bin_note,
     )

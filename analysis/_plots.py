@@ -188,6 +188,8 @@ def latency_vs_load_chart(data: ChartInput) -> Drawn:
         if rates and max(rates) / max(min(rates), 1e-9) > 20:
             ax.set_xscale("log")
             _style.plain_log_ticks(ax.xaxis)
+        elif rates:
+            ax.set_xlim(0, max(rates) * 1.15)
         ax.set_xlabel("achieved rate (req/s)")
         _style.log_ms_axis(ax, f"{statistic} latency (ms, log scale)")
         ax.set_title(f"{statistic} against offered load")
@@ -202,8 +204,9 @@ def latency_vs_load_chart(data: ChartInput) -> Drawn:
     return fig, _caption(
         run,
         f"Basis: {m.basis_text(source)}. One point per fixed-rate test (sweep points and the "
-        f"latency test; dotted line at {latency_rps or 0:g} req/s): median over valid reps, "
-        "whiskers min-max of latency and achieved rate. A vertical line with an x at its foot "
+        f"latency test; dotted line at {latency_rps or 0:g} req/s): median over valid reps. "
+        + _coverage_text([p.summary for c in data.curves for p in c.points])
+        + " A vertical line with an x at its foot "
         "marks where a setup could not keep up (rate_shortfall or backlog): the rate it "
         "saturated at; beyond it the setup has no latency, only a growing queue.",
     )
@@ -627,8 +630,10 @@ def then_and_now_chart(data: ChartInput) -> Drawn | None:
         data.run,
         "Same machine, same run, same role (catalogue `role`): the older stack's setup (left, "
         "hollow) next to the newer one's (right, filled), named above each. Median over valid "
-        "repetitions, whiskers min-max. A setup that could not sustain the fixed rate is marked "
-        "with an x at the rate it saturated at, not drawn as a latency.",
+        "repetitions. "
+        + _coverage_text(data.summaries)
+        + " A setup that could not sustain the fixed rate is marked with an x at the rate it "
+        "saturated at, not drawn as a latency.",
     )
 
 

@@ -37,10 +37,12 @@ class ReportResult:
     problems: tuple[Problem, ...]
 
 
-def write_report(run: Run, output: Path, bin_s: float = DEFAULT_BIN_S) -> ReportResult:
+def write_report(
+    run: Run, output: Path, bin_s: float = DEFAULT_BIN_S, bin_note: str | None = None
+) -> ReportResult:
     """Write every output of `report` into output; problems are reported in report.md too."""
     output.mkdir(parents=True, exist_ok=True)
-    analysis = analyse(run, bin_s)
+    analysis = analyse(run, bin_s, bin_note)
     problems = list(run.problems)
     written: list[Path] = []
     charts: list[_plots.Chart] = []
@@ -524,13 +526,20 @@ def _closed_loop_table(run: Run, summaries: list[TestSummary]) -> str:
             for r in run.references_of(summary.setup, summary.test.clients or 0)
             if r.rps is not None
         ]
+        share = summary.metrics.get(m.REFERENCE_SHARE)
+        achieved = summary.metrics.get(m.ACHIEVED_RPS)
+        if share is None and references and achieved is not None:
+            # Reps without their own reference: the share against the reference files' median.
+            share_text = f"{achieved.median / _stats.median(references) * 100:.0f} (files)"
+        else:
+            share_text = spread_text(share, 0)
         rows.append(
             [
                 summary.setup,
                 _reps_cell(run, summary),
                 spread_text(summary.metrics.get(m.ACHIEVED_RPS), 1),
                 spread_text(_stats.spread(references), 1) if references else "n/a",
-                spread_text(summary.metrics.get(m.REFERENCE_SHARE), 0),
+                share_text,
                 m.SOURCE_LABELS.get(source, source),
                 *(
                     spread_text(
@@ -633,7 +642,7 @@ def _connect_table(summaries: list[TestSummary]) -> str:
             "handshake p50 (ms)",
             "handshake p99 (ms)",
             "server memory per connection (KiB)",
-            "rep",
+            "repetition",
         ],
         rows,
     )
@@ -729,28 +738,33 @@ def _load_section(analysis: Analysis) -> str:
 
 
 def _over_time_section(analysis: Analysis) -> str:
-    clients = closed_loop_clients(analysis.summaries)
-    if clients is None:
+    closed = [s for s in analysis.summaries if s.test.closed_loop]
+    if not closed:
         return ""
     rows = []
-    for setup in analysis.run.setups():
-        summary = find(analysis.summaries, setup, TestKey("throughput", clients))
-        if summary is None:
-            continue
+    for summary in sorted(
+        closed, key=lambda s: (s.test.sort_key, analysis.run.setups().index(s.setup))
+    ):
         try:
             found = series(summary, analysis.bin_s)
         except BinError as error:
             return f"## Throughput over time\n\n{error}.\n"
         if not found.points:
-            rows.append([setup, "no timeline" if found.reps_without_timeline else "no full bin"])
-            continue
-        rows.append([setup, "; ".join(f"{p.median:,.0f}" for p in found.points)])
+            text = "no timeline" if found.reps_without_timeline else "no full interval"
+        else:
+            text = "; ".join(f"{p.median:,.0f}" for p in found.points)
+        rows.append([summary.setup, str(summary.test.clients), summary.reps_text, text])
+    note = f" Note: {analysis.bin_note}." if analysis.bin_note else ""
+    clients = closed_loop_clients(analysis.summaries)
     return (
         f"## Throughput over time\n\nRequests completed per full {analysis.bin_s:g}-s interval "
-        f"of the closed loop at {clients} clients (the client count closest to the seed's 10), "
-        "median over valid repetitions, interval by interval (`--bin` changes the interval). "
-        "Chart: [throughput-over-time.png](throughput-over-time.png).\n\n"
-        + markdown_table(["setup", f"requests per {analysis.bin_s:g} s"], rows)
+        "of each closed-loop test, median over valid repetitions, interval by interval (a "
+        "cut-off last interval and the tail after the stop are left out; `--bin` changes the "
+        f"interval).{note} The chart shows {clients} clients, the count closest to the seed's "
+        "10: [throughput-over-time.png](throughput-over-time.png).\n\n"
+        + markdown_table(
+            ["setup", "clients", "valid reps", f"requests per {analysis.bin_s:g} s"], rows
+        )
         + "\n"
     )
 

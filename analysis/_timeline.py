@@ -43,6 +43,26 @@ def check_bin(bin_s: float, timelines: list[Timeline]) -> None:
             )
 
 
+def usable_bin(requested: float | None, timelines: list[Timeline]) -> tuple[float, str | None]:
+    """The interval to re-bin to: the one asked for (refused if it does not fit, see check_bin),
+    else the default 5 s, or, when the run's timelines do not divide 5 s, the nearest whole
+    multiple of their bin, with a note saying so."""
+    if requested is not None:
+        check_bin(requested, timelines)
+        return requested, None
+    try:
+        check_bin(DEFAULT_BIN_S, timelines)
+    except BinError:
+        own = max({t.bin_s for t in timelines})
+        chosen = max(1, round(DEFAULT_BIN_S / own)) * own
+        check_bin(chosen, timelines)
+        return chosen, (
+            f"the run's timelines count per {own:g} s, so throughput over time uses "
+            f"{chosen:g}-s intervals instead of {DEFAULT_BIN_S:g} s"
+        )
+    return DEFAULT_BIN_S, None
+
+
 @dataclass(frozen=True)
 class SeriesPoint:
     end_s: float  # the end of the bin, seconds from the measured start

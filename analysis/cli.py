@@ -22,7 +22,7 @@ from ._load import RunReadError, load_run
 from ._model import Problem, Run
 from ._report import draw_chart, write_report
 from ._seed_report import seed_markdown
-from ._timeline import DEFAULT_BIN_S, BinError, check_bin
+from ._timeline import DEFAULT_BIN_S, BinError, usable_bin
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -66,7 +66,7 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--bin",
         type=_bin,
-        default=DEFAULT_BIN_S,
+        default=None,
         metavar="SECONDS",
         help=f"interval of the throughput-over-time chart (default {DEFAULT_BIN_S:g} s, as the "
         "seed drew it; a whole multiple of the harness's timeline bin)",
@@ -76,11 +76,13 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
 def _report(args: argparse.Namespace) -> int:
     run = load_run(args.run_dir)
     try:
-        check_bin(args.bin, [rep.timeline for rep in run.reps if rep.timeline])
+        bin_s, note = usable_bin(args.bin, [rep.timeline for rep in run.reps if rep.timeline])
     except BinError as error:
         print(f"analysis: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    result = write_report(run, args.output or args.run_dir, args.bin)
+    if note:
+        print(f"analysis: note: {note}", file=sys.stderr)
+    result = write_report(run, args.output or args.run_dir, bin_s, note)
     for path in result.written:
         print(f"wrote {path}")
     return _say_problems(run, result.problems)

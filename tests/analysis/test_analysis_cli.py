@@ -8,6 +8,7 @@ verdict fails these tests.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import statistics
 from pathlib import Path
@@ -235,8 +236,8 @@ def test_the_bin_option_rebins_throughput_over_time(run_copy):
     run_dir = run_copy("v2-complete")
     assert run_cli("report", run_dir, "--bin", "2").returncode == 0
     section = _section((run_dir / "report.md").read_text(), "## Throughput over time")
-    row = next(line for line in section.splitlines() if line.startswith("| 2016/redis |"))
-    found = [int(v.replace(",", "")) for v in row.split("|")[2].split(";")]
+    row = next(line for line in section.splitlines() if line.startswith("| 2016/redis | 10 |"))
+    found = [int(v.replace(",", "")) for v in row.split("|")[4].split(";")]
     per_rep = []
     for path in rep_files(run_dir, "2016/redis", "throughput/c10"):
         completed = read_json(path)["harness"]["timeline"]["completed"]
@@ -248,6 +249,21 @@ def test_the_bin_option_rebins_throughput_over_time(run_copy):
     odd = run_cli("report", run_dir, "--bin", "0.25")
     assert odd.returncode == 2 and "a whole multiple of it (for example 0.1, 0.5, 1" in odd.stderr
     assert _tree_digest(run_dir) == before
+
+
+def test_without_bin_a_timeline_that_does_not_divide_5_s_gets_the_nearest_interval(run_copy):
+    run_dir = run_copy("v2-variants")
+    for path in run_dir.glob("*/*/throughput/c10/rep-*.json"):
+        document = read_json(path)
+        document["harness"]["timeline"]["bin_s"] = 0.3
+        path.write_text(json.dumps(document))
+    result = run_cli("report", run_dir)
+    assert result.returncode == 0, result.stderr
+    assert "uses 5.1-s intervals instead of 5 s" in result.stderr
+    section = _section((run_dir / "report.md").read_text(), "## Throughput over time")
+    assert (
+        "requests per 5.1 s" in section and "Note: the run's timelines count per 0.3 s" in section
+    )
 
 
 def test_headline_prints_the_one_paragraph_answer(run_copy):
