@@ -249,6 +249,13 @@ def lowest_latency(run: Run, summaries: list[TestSummary]) -> LatencyVerdict:
         )
     best, runner_up = ranking[0].summary, ranking[1].summary
     base, other = best.values(metric), runner_up.values(metric)
+    if len(ranking) > 2:
+        caveats = (
+            *caveats,
+            f"The winner and the runner-up were picked by their medians among {len(ranking)} "
+            "setups; the test does not correct for that choice, so its p-value is somewhat "
+            "optimistic.",
+        )
     p_value = _stats.permutation_p_value(base, other)
     interval = _stats.ratio_interval(base, other)
     trust, reasons = judge_pair(best, runner_up, base, other, p_value)
