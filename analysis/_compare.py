@@ -1,108 +1,176 @@
-"""`compare BASE CONTENDER`: which differences between two runs are real, and whether the two
-runs measured the same thing in the first place."""
+"""`compare BASE CONTENDER`: first what differs in how the two runs were made, then which
+differences in their results are larger than rep-to-rep noise, corrected for how many were
+looked at (Holm)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from . import _stats
+from . import _flags, _stats
+from . import _metrics as m
 from ._format import markdown_table, number, signed_percent, spread_text
-from ._model import METRICS, HostFacts, Metric, Run, TestKey, ordered_setups
-from ._summary import TestSummary, summarize_tests
-
-COMPARED_METRICS = ("mean_ms", "p50_ms", "p90_ms", "p99_ms", "achieved_rps")
+from ._model import HostFacts, Run, TestKey
+from ._summary import TestSummary, headline_statistic, summarize_tests
 
 
 @dataclass(frozen=True)
-class MetricComparison:
+class Cell:
+    """One statistic of one test of one setup, in both runs."""
+
     setup: str
     test: TestKey
-    metric: Metric
+    metric: str
     base: _stats.Spread | None
     contender: _stats.Spread | None
     change_percent: float | None
-    interval: _stats.Interval | None  # of the change of the median, in percent
-    verdict: str
+    p_value: _stats.PValue | None
+    interval: _stats.ShiftInterval | None  # of the change, percent
+    untrusted: tuple[str, ...]  # reasons the verdict cannot be trusted either way
+    note: str  # why there is no test, when there is none
+    adjusted: float | None = None  # Holm-adjusted p-value over every tested cell
 
+    @property
+    def real(self) -> bool:
+        return self.adjusted is not None and self.adjusted <= _stats.ALPHA
 
-def judge(
-    base: list[float], contender: list[float], higher_is_better: bool
-) -> tuple[float | None, _stats.Interval | None, str]:
-    """Change of the median in percent, its bootstrap interval, and the verdict in words."""
-    if not base or not contender:
-        side = "base" if not base else "contender"
-        return None, None, f"no valid reps in {side}"
-    change = _stats.percent_change(_stats.median(base), _stats.median(contender))
-    interval = _stats.bootstrap_percent_change(base, contender)
-    fewest = min(len(base), len(contender))
-    if fewest < _stats.MIN_REPS_FOR_VERDICT:
-        return (
-            change,
-            interval,
-            (
-                f"too few reps ({len(base)} and {len(contender)}; "
-                f"{_stats.MIN_REPS_FOR_VERDICT} needed)"
-            ),
-        )
-    if interval is None or change is None:
-        return change, interval, "undefined (base is zero)"
-    if not interval.excludes_zero:
-        return change, interval, "within noise"
-    better = (change > 0) == higher_is_better
-    return change, interval, f"**real**: {'better' if better else 'worse'}"
+    @property
+    def better(self) -> bool | None:
+        if self.change_percent is None or self.change_percent == 0:
+            return None
+        return (self.change_percent > 0) == m.higher_is_better(self.metric)
 
-
-def compare_tests(base: Run, contender: Run) -> list[MetricComparison]:
-    base_summaries = {(s.setup, s.test): s for s in summarize_tests(base)}
-    contender_summaries = {(s.setup, s.test): s for s in summarize_tests(contender)}
-    comparisons = []
-    for key in _shared_keys(base_summaries, contender_summaries):
-        for name in COMPARED_METRICS:
-            comparison = _compare_metric(
-                base_summaries[key], contender_summaries[key], METRICS[name]
+    @property
+    def verdict(self) -> str:
+        if self.p_value is None:
+            return self.note
+        holm = f"p = {self.p_value.value:.3g}, Holm {self.adjusted:.3g}"
+        if self.real:
+            text = f"**real**: {'better' if self.better else 'worse'} ({holm})"
+        elif self.p_value.value <= self.p_value.smallest_possible * (1 + 1e-9):
+            text = (
+                f"not shown ({holm}; {self.p_value.smallest_possible:.3g} is the smallest p "
+                "these repetitions allow)"
             )
-            if comparison is not None:
-                comparisons.append(comparison)
-    return comparisons
+        else:
+            text = f"within noise ({holm})"
+        if self.untrusted:
+            text += "; untrusted: " + "; ".join(self.untrusted)
+        return text
 
 
-def _valid_values(summary: TestSummary, metric: str) -> list[float]:
-    return [rep.metrics[metric] for rep in summary.valid_reps if metric in rep.metrics]
+def _statistics(test: TestKey, source: str | None, base: TestSummary) -> list[str]:
+    if test.closed_loop:
+        found = [m.ACHIEVED_RPS]
+        if source:
+            found.append(m.metric(source, headline_statistic(source)))
+        return found
+    if test.kind == "ws-connect":
+        return []
+    found = (
+        [m.metric(source, headline_statistic(source)), m.metric(source, "p99")] if source else []
+    )
+    if test.websocket and "messages:loss_share" in base.metrics:
+        found.append("messages:loss_share")
+    return found
 
 
-def _compare_metric(
-    base: TestSummary, contender: TestSummary, metric: Metric
-) -> MetricComparison | None:
-    if metric.name == "achieved_rps" and base.test.kind == "latency":
-        # At a fixed rate the achieved rate is the plan, not a result; shortfalls are flagged.
-        return None
-    base_values = _valid_values(base, metric.name)
-    contender_values = _valid_values(contender, metric.name)
-    if not base_values and not contender_values:
-        return None
-    change, interval, verdict = judge(base_values, contender_values, metric.higher_is_better)
-    return MetricComparison(
+def _losses(summary: TestSummary, side: str) -> list[str]:
+    lost = summary.server_losses
+    if not lost:
+        return []
+    flags = sorted({f for rep in lost for f in _flags.server_flags(rep.flags)})
+    return [f"{side} lost {len(lost)} of {len(summary.reps)} reps to {', '.join(flags)}"]
+
+
+def _cell(base: TestSummary, contender: TestSummary, metric: str) -> Cell:
+    base_values = base.valid_values(metric)
+    contender_values = contender.valid_values(metric)
+    untrusted = tuple(_losses(base, "base") + _losses(contender, "contender"))
+    spread_b = _stats.spread(base_values) if base_values else None
+    spread_c = _stats.spread(contender_values) if contender_values else None
+    change = (
+        _stats.percent_change(spread_b.median, spread_c.median) if spread_b and spread_c else None
+    )
+    note = ""
+    if not base_values or not contender_values:
+        note = f"no valid reps in {'base' if not base_values else 'contender'}"
+    elif min(len(base_values), len(contender_values)) < 2:
+        note = f"too few valid reps ({len(base_values)} and {len(contender_values)})"
+    if note:
+        return Cell(
+            base.setup, base.test, metric, spread_b, spread_c, change, None, None, untrusted, note
+        )
+    return Cell(
         setup=base.setup,
         test=base.test,
         metric=metric,
-        base=_stats.spread(base_values) if base_values else None,
-        contender=_stats.spread(contender_values) if contender_values else None,
+        base=spread_b,
+        contender=spread_c,
         change_percent=change,
-        interval=interval,
-        verdict=verdict,
+        p_value=_stats.permutation_p_value(base_values, contender_values),
+        interval=_stats.ratio_interval(base_values, contender_values),
+        untrusted=untrusted,
+        note="",
     )
 
 
+def _saturation_cell(base: TestSummary, contender: TestSummary) -> Cell | None:
+    if not (base.saturated or contender.saturated):
+        return None
+
+    def side(summary: TestSummary) -> str:
+        return (
+            f"saturated at {summary.saturated_at or 0:,.0f} req/s"
+            if summary.saturated
+            else "kept up"
+        )
+
+    return Cell(
+        base.setup,
+        base.test,
+        m.ACHIEVED_RPS,
+        base.metrics.get(m.ACHIEVED_RPS),
+        contender.metrics.get(m.ACHIEVED_RPS),
+        None,
+        None,
+        None,
+        (),
+        f"base {side(base)}, contender {side(contender)}: no latency to compare",
+    )
+
+
+def compare_cells(base: Run, contender: Run) -> list[Cell]:
+    """Every shared setup and test, every compared statistic; Holm over those with a test."""
+    base_summaries = {(s.setup, s.test): s for s in summarize_tests(base)}
+    contender_summaries = {(s.setup, s.test): s for s in summarize_tests(contender)}
+    cells: list[Cell] = []
+    for key in _shared_keys(base, base_summaries, contender_summaries):
+        b, c = base_summaries[key], contender_summaries[key]
+        saturated = _saturation_cell(b, c) if b.test.fixed_rate else None
+        if saturated is not None:
+            cells.append(saturated)
+            continue
+        source = m.latency_source(b.test, [*b.valid_reps, *c.valid_reps])
+        cells += [_cell(b, c, metric) for metric in _statistics(b.test, source, b)]
+    tested = [(index, cell.p_value.value) for index, cell in enumerate(cells) if cell.p_value]
+    adjusted = _stats.holm([p for _, p in tested])
+    for (index, _), value in zip(tested, adjusted, strict=True):
+        cells[index] = replace(cells[index], adjusted=value)
+    return cells
+
+
 def _shared_keys(
-    base: dict[tuple[str, TestKey], TestSummary], contender: dict[tuple[str, TestKey], TestSummary]
+    base: Run,
+    b: dict[tuple[str, TestKey], TestSummary],
+    c: dict[tuple[str, TestKey], TestSummary],
 ) -> list[tuple[str, TestKey]]:
-    shared = set(base) & set(contender)
-    order = ordered_setups(setup for setup, _ in shared)
-    return sorted(shared, key=lambda key: (key[1].sort_key, order.index(key[0])))
+    shared = set(b) & set(c)
+    order = {name: index for index, name in enumerate(base.setups())}
+    return sorted(shared, key=lambda key: (key[1].sort_key, order.get(key[0], len(order)), key[0]))
 
 
-# Methodology
+# What differs in method
 
 
 @dataclass(frozen=True)
@@ -120,7 +188,7 @@ def _text(value: object) -> str:
     if isinstance(value, float):
         return number(value)
     if isinstance(value, tuple | list):
-        return ", ".join(str(item) for item in value)
+        return ", ".join(_text(item) for item in value) or "n/a"
     return str(value)
 
 
@@ -129,28 +197,49 @@ def _differ(aspect: str, base: object, contender: object) -> list[Difference]:
     return [] if base_text == contender_text else [Difference(aspect, base_text, contender_text)]
 
 
+def _bases(run: Run) -> str:
+    """Which latency bases the run's numbers have: exact histograms, loadtest's, or both."""
+    found = {rep.latency_basis for rep in run.reps if rep.latency_basis}
+    names = {"hdr": "harness HdrHistograms", "loadtest": "loadtest's whole ms only"}
+    return ", ".join(names[b] for b in sorted(found)) or "n/a"
+
+
 def _plan_differences(base: Run, contender: Run) -> list[Difference]:
     b, c = base.meta.plan, contender.meta.plan
     pairs = [
         ("plan: profile", b.profile, c.profile),
-        ("plan: latency rate (rps)", b.latency_rps, c.latency_rps),
+        ("plan: latency rate (req/s)", b.latency_rps, c.latency_rps),
         ("plan: latency duration (s)", b.latency_duration_s, c.latency_duration_s),
-        ("plan: throughput clients", b.throughput_clients, c.throughput_clients),
-        ("plan: throughput duration (s)", b.throughput_duration_s, c.throughput_duration_s),
+        ("plan: closed-loop clients", b.throughput_clients, c.throughput_clients),
+        ("plan: closed-loop duration (s)", b.throughput_duration_s, c.throughput_duration_s),
         ("plan: repetitions", b.repetitions, c.repetitions),
         ("plan: warm-up (s)", b.warmup_s, c.warmup_s),
         ("plan: keep-alive", b.keepalive, c.keepalive),
         ("plan: request timeout (ms)", b.request_timeout_ms, c.request_timeout_ms),
+        ("plan: reference generator", b.reference_tool, c.reference_tool),
+        ("plan: sweep rates", b.sweep_rps, c.sweep_rps),
+        ("plan: sweep fractions", b.sweep_fractions, c.sweep_fractions),
+        ("order of setups", base.meta.order_kind, contender.meta.order_kind),
     ]
     return [d for aspect, x, y in pairs for d in _differ(aspect, x, y)]
 
 
 def _stack_differences(base: Run, contender: Run) -> list[Difference]:
-    differences = _differ("stack", base.meta.stack_name, contender.meta.stack_name)
+    differences = _differ("results schema", base.meta.schema_version, contender.meta.schema_version)
+    differences += _differ("latency basis", _bases(base), _bases(contender))
+    differences += _differ("default stack", base.meta.stack_name, contender.meta.stack_name)
     for package in sorted(set(base.meta.pins) | set(contender.meta.pins)):
         differences += _differ(
             f"pin: {package}", base.meta.pins.get(package), contender.meta.pins.get(package)
         )
+    for name in base.setups():
+        b, c = base.setup_info(name), contender.setup_info(name)
+        if b is None or c is None or not (b.pins or c.pins):
+            continue
+        for package in sorted(set(b.pins) | set(c.pins)):
+            differences += _differ(
+                f"{name} pin: {package}", b.pins.get(package), c.pins.get(package)
+            )
     return differences
 
 
@@ -199,6 +288,7 @@ _HOST_FACTS: dict[str, tuple[str, HostFact]] = {
     "Python": ("target", lambda h: h.python_version),
     "node": ("source", lambda h: h.node_version),
     "loadtest": ("source", lambda h: h.loadtest_version),
+    "wrk": ("source", lambda h: h.wrk_version),
     "redis": ("redis", lambda h: h.redis_version),
 }
 
@@ -255,43 +345,61 @@ def methodology_differences(base: Run, contender: Run) -> list[Difference]:
 # Markdown
 
 
-def _interval_text(interval: _stats.Interval | None) -> str:
-    return "n/a" if interval is None else f"{interval.low:+.1f}% to {interval.high:+.1f}%"
+def _interval_text(cell: Cell) -> str:
+    interval = cell.interval
+    if interval is None:
+        return "n/a"
+    return f"{interval.low:+.1f}% to {interval.high:+.1f}% ({interval.coverage:.1%})"
 
 
-def _comparison_rows(comparisons: list[MetricComparison]) -> list[list[str]]:
+def _rows(cells: list[Cell]) -> list[list[str]]:
+    digits = {m.ACHIEVED_RPS: 1}
     return [
         [
             c.setup,
-            f"{c.metric.label} ({c.metric.unit})",
-            spread_text(c.base),
-            spread_text(c.contender),
+            f"{m.label(c.metric)} ({m.unit(c.metric)})",
+            spread_text(c.base, digits.get(c.metric, 2)),
+            spread_text(c.contender, digits.get(c.metric, 2)),
             signed_percent(c.change_percent),
-            _interval_text(c.interval),
+            _interval_text(c),
             c.verdict,
         ]
-        for c in comparisons
+        for c in cells
     ]
 
 
 def render_comparison(base: Run, contender: Run) -> str:
-    comparisons = compare_tests(base, contender)
-    differences = methodology_differences(base, contender)
+    cells = compare_cells(base, contender)
     lines = [f"# Comparison: {base.run_id} (base) vs {contender.run_id} (contender)", ""]
-    lines += _glance_section(comparisons)
-    lines += _differences_section(differences)
+    lines += _differences_section(methodology_differences(base, contender))
+    lines += _verdict_section(cells, base, contender)
     lines += [
         "## Results",
         "",
-        "Each value: median over valid repetitions, min-max in brackets. Change: contender "
-        "relative to base. Flagged repetitions are left out on both sides.",
+        "Each value: median over valid repetitions, min-max in brackets (the spread is "
+        "rep-to-rep, within each run). Change: contender relative to base. The interval is the "
+        "distribution-free interval of the change with its true coverage in brackets. Flagged "
+        "repetitions are left out on both sides and named under the verdict when they favour a "
+        "side.",
         "",
     ]
-    tests = sorted({c.test for c in comparisons}, key=lambda test: test.sort_key)
-    headers = ["setup", "metric", "base", "contender", "change", "95% CI of change", "verdict"]
+    tests = sorted({c.test for c in cells}, key=lambda test: test.sort_key)
+    headers = [
+        "setup",
+        "statistic",
+        "base",
+        "contender",
+        "change",
+        "interval (coverage)",
+        "verdict",
+    ]
     for test in tests:
-        rows = _comparison_rows([c for c in comparisons if c.test == test])
-        lines += [f"### {test.label}", "", markdown_table(headers, rows), ""]
+        lines += [
+            f"### {test.label}",
+            "",
+            markdown_table(headers, _rows([c for c in cells if c.test == test])),
+            "",
+        ]
     if not tests:
         lines += ["The two runs share no setup and test with data.", ""]
     lines += _unshared_section(base, contender)
@@ -300,44 +408,61 @@ def render_comparison(base: Run, contender: Run) -> str:
     return "\n".join(lines)
 
 
-def _glance_section(comparisons: list[MetricComparison]) -> list[str]:
-    real = [c for c in comparisons if c.verdict.startswith("**real**")]
-    lines = ["## Real differences", ""]
-    if not real:
-        return [
-            *lines,
-            "None: every compared difference is within run-to-run noise or "
-            "could not be judged (see the tables).",
+def _verdict_section(cells: list[Cell], base: Run, contender: Run) -> list[str]:
+    tested = [c for c in cells if c.p_value is not None]
+    real = [c for c in tested if c.real]
+    family = len(tested)
+    lines = [
+        "## Real differences",
+        "",
+        f"Holm's correction over all {family} tested cells (setup x test x statistic), "
+        f"family-wise error rate {_stats.ALPHA:.0%}.",
+        "",
+    ]
+    if real:
+        lines += [
+            f"- {c.setup}, {c.test.label}: {m.label(c.metric)} {signed_percent(c.change_percent)} "
+            f"({'better' if c.better else 'worse'}; Holm p = {c.adjusted:.3g})"
+            + (f"; untrusted: {'; '.join(c.untrusted)}" if c.untrusted else "")
+            for c in real
+        ]
+        lines += ["", f"{len(real)} of {family} cells differ by more than rep-to-rep noise.", ""]
+    else:
+        lines += ["None: no cell differs by more than rep-to-rep noise after the correction.", ""]
+    floor = min((c.p_value.smallest_possible for c in tested if c.p_value), default=None)
+    if floor is not None and floor * family > _stats.ALPHA:
+        needed = _stats.repetitions_needed(family)
+        lines += [
+            f"**These runs cannot show a difference at all**: with their repetitions the smallest "
+            f"possible p-value is {floor:.3g}, and Holm needs {_stats.ALPHA / max(family, 1):.3g} "
+            f"for the first of {family} cells. Rerun both with -e loadtest_repetitions="
+            f"{needed} (or more) to be able to.",
             "",
         ]
     lines += [
-        f"- {c.setup}, {c.test.label}: {c.metric.label} {signed_percent(c.change_percent)} "
-        f"({c.verdict.removeprefix('**real**: ')})"
-        for c in real
-    ]
-    return [
-        *lines,
-        "",
-        f"{len(real)} of {len(comparisons)} compared values differ by more than run-to-run noise.",
+        "A real difference here is larger than the rep-to-rep noise within these two runs; "
+        "run-to-run variation (another day, another state of the machine, neighbours on a shared "
+        "host) is not measured by one run per side.",
         "",
     ]
+    return lines
 
 
 def _differences_section(differences: list[Difference]) -> list[str]:
     if not differences:
         return [
-            "## Methodology",
+            "## What differs in method",
             "",
-            "No differences found in stack pins, plan, inventory, placement, host facts or "
-            "tool versions: the runs measured the same thing the same way.",
+            "Nothing recorded differs (schema, latency basis, pins, plan, inventory, placement, "
+            "host facts, tool versions): the runs measured the same thing the same way.",
             "",
         ]
     rows = [[d.aspect, d.base, d.contender] for d in differences]
     return [
-        "## Methodology differences",
+        "## What differs in method (read this first)",
         "",
-        f"**{len(differences)} recorded differences between how the runs were made.** A "
-        "change below may come from these rather than from what you meant to compare.",
+        f"**{len(differences)} recorded differences between how the runs were made.** A change "
+        "below may come from these rather than from what you meant to compare.",
         "",
         markdown_table(["aspect", "base", "contender"], rows),
         "",
@@ -369,14 +494,19 @@ def _problems_lines(run: Run, side: str) -> list[str]:
 
 def _method_text() -> str:
     return (
-        f"Percentile bootstrap over the valid repetitions: each run's repetitions are resampled "
-        f"with replacement on their own, {_stats.BOOTSTRAP_RESAMPLES} times (numpy default_rng, "
-        f"seed {_stats.BOOTSTRAP_SEED}, so the output is the same every time), and the change of "
-        f"the median in percent is computed for each resample. A difference is **real** when the "
-        f"{_stats.BOOTSTRAP_CONFIDENCE:.0%} interval of that change excludes zero and both runs "
-        f"have at least {_stats.MIN_REPS_FOR_VERDICT} valid repetitions; otherwise it is within "
-        "noise. With three repetitions per side this amounts to the two ranges not overlapping, "
-        "which is deliberately conservative. Better/worse: lower latency and higher achieved "
-        "rate are better. The achieved rate of the fixed-rate latency test is not compared: it "
-        "is set by the plan, and shortfalls are flagged."
+        "Per cell, the valid repetitions of each run are compared with an exact permutation "
+        "test of the Mann-Whitney statistic: every split of the pooled values into groups of "
+        f"the two sizes is enumerated (sampled, {_stats.PERMUTATION_RESAMPLES} times with seed "
+        f"{_stats.RANDOM_SEED}, beyond {_stats.EXACT_SPLITS_LIMIT} splits), so the p-value is "
+        "exact and assumes nothing about the distribution. With n and m repetitions it cannot "
+        "go below 2 / C(n + m, n): 0.10 for 3 and 3. The p-values of all cells are adjusted "
+        f"with Holm's step-down method, and a cell is **real** when its adjusted p-value is at "
+        f"most {_stats.ALPHA:g}. The interval is Moses' distribution-free interval for a shift of "
+        "the log values (a change by a factor), at the highest coverage up to 95 % the counts "
+        "allow: its true coverage is given with it (90 % for 3 and 3). Compared statistics: at "
+        "a fixed rate the p50 and p99 latency (the mean when only loadtest's whole milliseconds "
+        "exist, on both sides); in the closed loop the achieved rate and the p50. Both sides "
+        "use the same basis: the best latency source both runs have. A cell is **untrusted** "
+        "when a side lost repetitions to flags about the server's own behaviour, which flatter "
+        "that side when left out."
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 from ._model import Problem
 
-SUPPORTED_SCHEMA_VERSION = 1
+SUPPORTED_SCHEMA_VERSION = 2
 
 
 def _shorten(value: Any) -> str:
@@ -134,6 +134,37 @@ class Fields:
             return tuple(value)
         self.wrong(key, "a list of whole numbers")
         return None
+
+    def numbers(self, key: str) -> tuple[float, ...] | None:
+        value = self._data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, list) and all(
+            isinstance(item, int | float) and not isinstance(item, bool) for item in value
+        ):
+            return tuple(float(item) for item in value)
+        self.wrong(key, "a list of numbers")
+        return None
+
+    def objects(self, key: str) -> list[Fields]:
+        """The objects of the list at key; other entries reported and skipped."""
+        value = self._data.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            self.wrong(key, "a list of objects")
+            return []
+        found = []
+        for index, item in enumerate(value):
+            if isinstance(item, dict):
+                found.append(
+                    Fields(item, self._file, self._problems, f"{self._prefix}{key}[{index}].")
+                )
+            else:
+                self._problems.append(
+                    Problem(self._file, f"{self._prefix}{key}[{index}] should be an object")
+                )
+        return found
 
     def obj(self, key: str) -> Fields:
         """The nested object at key; an empty one (and a problem if the type is wrong) otherwise."""

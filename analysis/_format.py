@@ -26,8 +26,8 @@ def spread_text(spread: Spread | None, digits: int = 1) -> str:
     if spread is None:
         return "n/a"
     if spread.n == 1:
-        return f"{spread.median:.{digits}f} (1 rep)"
-    return f"{spread.median:.{digits}f} ({spread.low:.{digits}f}-{spread.high:.{digits}f})"
+        return f"{spread.median:,.{digits}f} (1 rep)"
+    return f"{spread.median:,.{digits}f} ({spread.low:,.{digits}f}-{spread.high:,.{digits}f})"
 
 
 def _cell(text: str) -> str:

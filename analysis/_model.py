@@ -2,35 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-# The seed's order, used for every table and chart so that a setup is always in the same place.
-SETUP_ORDER = ("gunicorn", "redis", "ipc")
-# Okabe-Ito colours: distinguishable with the common colour-vision deficiencies and in greyscale.
-SETUP_COLOURS = {"gunicorn": "#0072B2", "redis": "#D55E00", "ipc": "#009E73"}
-_EXTRA_COLOURS = ("#CC79A7", "#E69F00", "#56B4E9", "#000000")
+from module_utils import channels_bench_rules as rules
 
 Severity = Literal["error", "warning"]
-TestKind = Literal["latency", "throughput"]
-# "harness" when the rep file carried flags; "analysis" when derived from the contract's rules.
+# "harness" when the rep file carried flags; "analysis" when the rule book was applied to it.
 FlagSource = Literal["harness", "analysis"]
+# Where a rep's latency numbers come from: the harness's HdrHistograms (microseconds, exact) or
+# loadtest's own result (whole milliseconds).
+LatencyBasis = Literal["hdr", "loadtest"]
 
+HTTP_TESTS = ("latency", "throughput", "sweep")
+WEBSOCKET_TESTS = ("ws-echo", "ws-fanout", "ws-connect")
+TEST_KINDS = (*HTTP_TESTS, *WEBSOCKET_TESTS)
 
-def ordered_setups(names: Iterable[str]) -> list[str]:
-    """The known setups in the seed's order, then any others alphabetically."""
-    unique = set(names)
-    known = [name for name in SETUP_ORDER if name in unique]
-    return known + sorted(unique - set(SETUP_ORDER))
-
-
-def setup_colour(setup: str) -> str:
-    if setup in SETUP_COLOURS:
-        return SETUP_COLOURS[setup]
-    # Stable across charts and runs: derived from the name, not from the position.
-    return _EXTRA_COLOURS[sum(setup.encode()) % len(_EXTRA_COLOURS)]
+_SETUP_NAME = re.compile(r"(?P<stack>[^/@\s]+)/(?P<setup>[^/@\s]+)(?:@(?P<variant>\S+))?")
 
 
 @dataclass(frozen=True)
@@ -45,76 +35,170 @@ class Problem:
         return f"{self.file}: {self.message}"
 
 
+def parse_setup_name(name: str) -> tuple[str, str, str | None] | None:
+    """`<stack>/<setup>[@<package>=<version>]` as (stack, setup, variant); None if malformed."""
+    match = _SETUP_NAME.fullmatch(name)
+    if match is None:
+        return None
+    return match["stack"], match["setup"], match["variant"]
+
+
 @dataclass(frozen=True)
-class Metric:
-    name: str
-    label: str
-    unit: str
-    higher_is_better: bool = False
+class Setup:
+    """One measured setup: its name everywhere, where its files are, and its catalogue row."""
 
+    name: str  # "<stack>/<setup>", or "<stack>/<setup>@<package>=<version>" for a variant
+    directory: str  # relative to the run: the name in schema 2, the bare name in schema 1
+    stack: str
+    setup: str
+    variant: str | None = None
+    description: str | None = None
+    role: str | None = None  # what it stands for across stacks (catalogue `role`)
+    pins: dict[str, str] = field(default_factory=dict)
+    python: str | None = None
+    from_catalogue: bool = False
 
-METRICS = {
-    metric.name: metric
-    for metric in (
-        Metric("p50_ms", "p50 latency", "ms"),
-        Metric("p90_ms", "p90 latency", "ms"),
-        Metric("p95_ms", "p95 latency", "ms"),
-        Metric("p99_ms", "p99 latency", "ms"),
-        Metric("mean_ms", "mean latency", "ms"),
-        Metric("achieved_rps", "achieved rate", "req/s", higher_is_better=True),
-    )
-}
-# loadtest's headline number ("Mean latency"), and so most likely what the seed reported.
-HEADLINE_LATENCY = "mean_ms"
-PERCENTILE_METRICS = ("p50_ms", "p90_ms", "p95_ms", "p99_ms")
+    @property
+    def base(self) -> str:
+        """The name without its variant: the setup a version sweep varies."""
+        return f"{self.stack}/{self.setup}"
 
 
 @dataclass(frozen=True)
 class TestKey:
-    """One test of a setup: the fixed-rate latency test or the throughput test at N clients."""
+    """One test of a setup: the fixed-rate latency test, the closed loop at N clients, a sweep
+    point at a rate or a fraction of capacity, or a WebSocket test."""
 
     __test__ = False  # not a pytest test class, despite the name
 
-    kind: TestKind
+    kind: str
     clients: int | None = None
+    rate: float | None = None  # sweep/r<rate>
+    fraction: float | None = None  # sweep/f<fraction>
+
+    @property
+    def fixed_rate(self) -> bool:
+        return self.kind in rules.FIXED_RATE_TESTS
+
+    @property
+    def closed_loop(self) -> bool:
+        return self.kind in rules.CLOSED_LOOP_TESTS
+
+    @property
+    def websocket(self) -> bool:
+        return self.kind in WEBSOCKET_TESTS
 
     @property
     def label(self) -> str:
-        if self.kind == "latency":
-            return "latency"
-        noun = "client" if self.clients == 1 else "clients"
-        return f"throughput, {self.clients} {noun}"
+        if self.kind == "throughput":
+            return f"closed loop, {self.clients} client{'s' * (self.clients != 1)}"
+        if self.kind == "sweep" and self.rate is not None:
+            return f"sweep at {self.rate:g} req/s"
+        if self.kind == "sweep":
+            return f"sweep at {self.fraction:g} x capacity"
+        return self.kind
 
     @property
     def path(self) -> str:
-        return "latency" if self.kind == "latency" else f"throughput/c{self.clients}"
+        if self.kind == "throughput":
+            return f"throughput/c{self.clients}"
+        if self.kind == "sweep" and self.rate is not None:
+            return f"sweep/r{self.rate:g}"
+        if self.kind == "sweep":
+            return f"sweep/f{self.fraction:g}"
+        return self.kind
 
     @property
-    def sort_key(self) -> tuple[int, int]:
-        return (0, 0) if self.kind == "latency" else (1, self.clients or 0)
+    def sort_key(self) -> tuple[int, float, float]:
+        order = TEST_KINDS.index(self.kind) if self.kind in TEST_KINDS else len(TEST_KINDS)
+        return (order, float(self.clients or 0) + (self.fraction or 0), self.rate or 0.0)
 
 
 LATENCY_TEST = TestKey("latency")
 
 
 @dataclass(frozen=True)
+class Timeline:
+    """Completions per bin from the measured start (the tail after the stop included)."""
+
+    bin_s: float
+    completed: tuple[int, ...]
+    errors: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ConnectStep:
+    """One step of ws-connect: connections asked for, held, failed; handshake latency; memory."""
+
+    connections: int | None
+    held: int | None
+    failures: int | None
+    handshake_p50_ms: float | None
+    handshake_p99_ms: float | None
+    memory_per_connection_kb: float | None
+
+
+@dataclass(frozen=True)
 class RepResult:
-    """One repetition, reduced to the numbers analysis uses."""
+    """One repetition, reduced to the numbers analysis uses.
+
+    ``metrics`` holds every statistic by one name, `<source>:<statistic>`: `loadtest:p50`
+    (loadtest's whole milliseconds), `latency_corrected:p99` (an HdrHistogram of the harness, in
+    milliseconds), `messages:lost`, and `achieved_rps` (requests per second)."""
 
     setup: str
     test: TestKey
     rep: int
     file: str
     metrics: dict[str, float]
+    histograms: dict[str, str]  # name -> encoded HdrHistogram, for exact pooling
     total_requests: int | None
     total_errors: int
     error_codes: dict[str, int]
     requested_rps: float | None
-    generator_cpu_percent: float | None
     flags: tuple[str, ...]
     valid: bool
     flags_from: FlagSource = "harness"
+    flag_details: dict[str, str] = field(default_factory=dict)  # flag -> the numbers behind it
     notes: tuple[str, ...] = ()
+    duration_s: float | None = None  # the measured part
+    timeline: Timeline | None = None
+    reference_rps: float | None = None  # wrk at the same clients (closed loop)
+    capacity_rps: float | None = None  # sweep by fraction: the capacity it was a fraction of
+    steps: tuple[ConnectStep, ...] = ()
+
+    @property
+    def latency_basis(self) -> LatencyBasis | None:
+        if any(name.startswith("latency_") for name in self.histograms) or any(
+            key.startswith("latency_uncorrected:") for key in self.metrics
+        ):
+            return "hdr"
+        return "loadtest" if any(k.startswith("loadtest:p") for k in self.metrics) else None
+
+    @property
+    def achieved_rps(self) -> float | None:
+        return self.metrics.get("achieved_rps")
+
+    @property
+    def saturated(self) -> bool:
+        """A fixed-rate rep that did not keep up with its rate: it has no steady latency."""
+        return self.test.fixed_rate and bool({"rate_shortfall", "backlog"} & set(self.flags))
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One run of the reference generator (wrk) at a client count, before a series."""
+
+    setup: str
+    clients: int
+    index: int
+    file: str
+    rps: float | None
+    requests: int | None
+    errors: int
+    tool: str | None
+    version: str | None
+    latency_ms: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -128,6 +212,11 @@ class Plan:
     throughput_clients: tuple[int, ...] = ()
     throughput_duration_s: float | None = None
     request_timeout_ms: float | None = None
+    reference_tool: str | None = None
+    sweep_rps: tuple[float, ...] = ()
+    sweep_fractions: tuple[float, ...] = ()
+    sweep_duration_s: float | None = None
+    websocket: bool = False
 
 
 @dataclass(frozen=True)
@@ -147,6 +236,7 @@ class HostFacts:
     pip_freeze: tuple[str, ...] | None = None
     node_version: str | None = None
     loadtest_version: str | None = None
+    wrk_version: str | None = None
     redis_version: str | None = None
 
 
@@ -161,9 +251,11 @@ class RunMeta:
     failure: str | None = None
     setups: tuple[str, ...] = ()
     setups_completed: tuple[str, ...] | None = None
+    setups_failed: dict[str, str] = field(default_factory=dict)
     stack_name: str | None = None
     pins: dict[str, str] = field(default_factory=dict)
     plan: Plan = field(default_factory=Plan)
+    order_kind: str | None = None
     inventory: str | None = None
     topology: dict[str, tuple[str, ...]] = field(default_factory=dict)
     placement: dict[str, str | None] = field(default_factory=dict)
@@ -189,8 +281,10 @@ class SetupStatus:
 class Run:
     path: Path
     meta: RunMeta
+    setup_table: list[Setup]  # in the run's order
     hosts: list[HostFacts]
     reps: list[RepResult]
+    references: list[Reference]
     problems: list[Problem]
 
     @property
@@ -198,8 +292,14 @@ class Run:
         return self.meta.run_id
 
     def setups(self) -> list[str]:
-        """Every setup asked for or found on disk, in the fixed order."""
-        return ordered_setups([*self.meta.setups, *(rep.setup for rep in self.reps)])
+        """Every setup asked for or found on disk, in the run's order."""
+        return [setup.name for setup in self.setup_table]
+
+    def setup_info(self, name: str) -> Setup | None:
+        return next((setup for setup in self.setup_table if setup.name == name), None)
+
+    def stacks(self) -> list[str]:
+        return list(dict.fromkeys(setup.stack for setup in self.setup_table))
 
     def tests(self) -> list[TestKey]:
         return sorted({rep.test for rep in self.reps}, key=lambda test: test.sort_key)
@@ -208,11 +308,17 @@ class Run:
         found = [rep for rep in self.reps if rep.setup == setup and rep.test == test]
         return sorted(found, key=lambda rep: rep.rep)
 
+    def references_of(self, setup: str, clients: int) -> list[Reference]:
+        return [r for r in self.references if r.setup == setup and r.clients == clients]
+
     def hosts_with_role(self, role: str) -> list[HostFacts]:
         return [host for host in self.hosts if role in host.roles]
 
     def stack_label(self) -> str:
-        return self.meta.stack_name or "unknown stack"
+        stacks = self.stacks()
+        if len(stacks) > 1:
+            return " and ".join(stacks)
+        return self.meta.stack_name or (stacks[0] if stacks else "unknown stack")
 
     def latency_rps(self) -> float | None:
         """The fixed rate of the latency test: the plan's, else what the rep files asked for."""
@@ -226,9 +332,14 @@ class Run:
         return _setup_status(self, setup)
 
 
+_CLOSED = ("complete", "failed", "interrupted", "abandoned")
+
+
 def _setup_status(run: Run, setup: str) -> SetupStatus:
     meta = run.meta
     has_data = any(rep.setup == setup for rep in run.reps)
+    if setup in meta.setups_failed:
+        return SetupStatus(setup, "failed", f"failed: {meta.setups_failed[setup]}")
     if meta.setups_completed is None:
         # Older runs do not say which setups finished; data on disk is the best evidence.
         if has_data:
@@ -236,16 +347,16 @@ def _setup_status(run: Run, setup: str) -> SetupStatus:
         return SetupStatus(setup, "not run", "no repetitions found")
     if setup in meta.setups_completed:
         return SetupStatus(setup, "measured", "completed")
-    if meta.status == "running":
-        return SetupStatus(setup, "running", "run still in progress")
-    if meta.status == "failed" and setup == _first_incomplete(meta):
+    if meta.status in (None, "running"):
+        return SetupStatus(setup, "running", "run still in progress (or its harness died)")
+    if meta.status == "failed" and setup == _first_incomplete(meta) and not meta.setups_failed:
         stage = meta.failed_stage or "unknown stage"
         detail = f"failed at {stage}" + (f": {meta.failure}" if meta.failure else "")
         return SetupStatus(setup, "failed", detail)
     if has_data:
-        return SetupStatus(setup, "incomplete", "some repetitions, not completed")
-    if meta.status == "failed":
-        return SetupStatus(setup, "not run", "run stopped before this setup")
+        return SetupStatus(setup, "incomplete", f"some repetitions; the run ended {meta.status}")
+    if meta.status in _CLOSED:
+        return SetupStatus(setup, "not run", f"the run ended ({meta.status}) before this setup")
     return SetupStatus(setup, "incomplete", "asked for but not in setups_completed")
 
 

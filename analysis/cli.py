@@ -1,4 +1,5 @@
-"""Command line: `python -m analysis {report,compare,seed} ...` (also `channels-bench-analysis`).
+"""Command line: `python -m analysis {report,compare,seed,headline} ...`
+(also `channels-bench-analysis`).
 
 Exit status: 0 when everything was read and written; 1 when the outputs were written but some
 files of a run could not be read (each problem is printed on stderr and listed in the output);
@@ -13,13 +14,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import _plots, _style
+from ._analysis import analyse
 from ._compare import render_comparison
+from ._headline import headline
 from ._load import RunReadError, load_run
 from ._model import Problem, Run
-from ._plots import seed_chart
-from ._report import write_report
-from ._seed import seed_markdown
-from ._summary import summarize_tests
+from ._report import draw_chart, write_report
+from ._seed_report import seed_markdown
+from ._timeline import DEFAULT_BIN_S, BinError, usable_bin
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -42,16 +45,44 @@ def _say_problems(run: Run, problems: Sequence[Problem]) -> int:
     return EXIT_PROBLEMS if any(p.severity == "error" for p in problems) else EXIT_OK
 
 
-def _report_arguments(parser: argparse.ArgumentParser) -> None:
+def _bin(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: the interval must be above 0 s")
+    return value
+
+
+def _run_arguments(parser: argparse.ArgumentParser, output_help: str | None) -> None:
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="results/<run_id>")
+    if output_help:
+        parser.add_argument("-o", "--output", type=Path, help=output_help)
+
+
+def _report_arguments(parser: argparse.ArgumentParser) -> None:
+    _run_arguments(parser, "directory to write into (default: RUN_DIR)")
     parser.add_argument(
-        "-o", "--output", type=Path, help="directory to write into (default: RUN_DIR)"
+        "--bin",
+        type=_bin,
+        default=None,
+        metavar="SECONDS",
+        help=f"interval of the throughput-over-time chart (default {DEFAULT_BIN_S:g} s, as the "
+        "seed drew it; a whole multiple of the harness's timeline bin)",
     )
 
 
 def _report(args: argparse.Namespace) -> int:
     run = load_run(args.run_dir)
-    result = write_report(run, args.output or args.run_dir)
+    try:
+        bin_s, note = usable_bin(args.bin, [rep.timeline for rep in run.reps if rep.timeline])
+    except BinError as error:
+        print(f"analysis: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if note:
+        print(f"analysis: note: {note}", file=sys.stderr)
+    result = write_report(run, args.output or args.run_dir, bin_s, note)
     for path in result.written:
         print(f"wrote {path}")
     return _say_problems(run, result.problems)
@@ -78,30 +109,49 @@ def _compare(args: argparse.Namespace) -> int:
     return max(_say_problems(base, base.problems), _say_problems(contender, contender.problems))
 
 
-def _seed_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="results/<run_id>")
-    parser.add_argument(
-        "-o", "--output", type=Path, help="directory for seed-comparison.png (default: RUN_DIR)"
-    )
-
-
 def _seed(args: argparse.Namespace) -> int:
     run = load_run(args.run_dir)
-    summaries = summarize_tests(run)
+    analysis = analyse(run)
     output: Path = args.output or args.run_dir
     output.mkdir(parents=True, exist_ok=True)
-    seed_chart(run, summaries, output / "seed-comparison.png")
-    sys.stdout.write(seed_markdown(run, summaries, heading="#"))
-    sys.stdout.write(f"\nChart: {output / 'seed-comparison.png'}\n")
+    chart = next(c for c in _plots.CHARTS if c.name == "seed-comparison")
+    problems = list(run.problems)
+    written = draw_chart(chart, analysis, output, problems)
+    sys.stdout.write(seed_markdown(run, analysis.summaries, heading="#"))
+    for path in written:
+        sys.stdout.write(f"\nChart: {path}")
+    sys.stdout.write("\n")
+    return _say_problems(run, problems)
+
+
+def _headline(args: argparse.Namespace) -> int:
+    run = load_run(args.run_dir)
+    with _style.chart_context():
+        print(headline(analyse(run)))
     return _say_problems(run, run.problems)
 
 
 COMMANDS = {
-    "report": Command("summary.json, charts and report.md for one run", _report_arguments, _report),
-    "compare": Command(
-        "which differences between two runs are real (markdown)", _compare_arguments, _compare
+    "report": Command(
+        "summary.json, charts (PNG and SVG) and report.md for one run", _report_arguments, _report
     ),
-    "seed": Command("the seed's published latencies next to a run's", _seed_arguments, _seed),
+    "compare": Command(
+        "what differs in method between two runs, then which result differences are real",
+        _compare_arguments,
+        _compare,
+    ),
+    "seed": Command(
+        "each of the seed's published figures next to the same test and statistic of a run",
+        lambda parser: _run_arguments(
+            parser, "directory for seed-comparison.png and .svg (default: RUN_DIR)"
+        ),
+        _seed,
+    ),
+    "headline": Command(
+        "the run's answer in one paragraph: which setup, by how much, can I trust it",
+        lambda parser: _run_arguments(parser, None),
+        _headline,
+    ),
 }
 
 

@@ -1,27 +1,33 @@
 """The real command line (`python -m analysis ...` in a subprocess) on copies of the fixtures.
 
-Expected numbers are computed here from the fixture JSON with the standard library, never taken
-from the analysis package, so a wrong aggregation or a wrong verdict fails these tests.
+Expected numbers are computed here from the fixture JSON (the standard library and the reference
+hdrhistogram package), never taken from the analysis package, so a wrong aggregation or a wrong
+verdict fails these tests.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import statistics
 from pathlib import Path
 
 from analysis_helpers import PNG_SIGNATURE, read_json, rep_files, rep_values, run_cli
+from hdrh.histogram import HdrHistogram
 
-REPORT_OUTPUTS = (
-    "summary.json",
-    "report.md",
-    "latency.png",
-    "throughput.png",
-    "latency-percentiles.png",
-    "seed-comparison.png",
+REQUIRED_CHARTS = (
+    "latency-percentiles",
+    "latency-vs-load",
+    "throughput-over-time",
+    "throughput-vs-clients",
+    "seed-comparison",
 )
-SETUPS = ("gunicorn", "redis", "ipc")
+OPTIONAL_CHARTS = ("then-and-now", "websocket")
+
+
+def _outputs(charts: tuple[str, ...]) -> set[str]:
+    return {"summary.json", "report.md"} | {f"{c}.{ext}" for c in charts for ext in ("png", "svg")}
 
 
 def _tree_digest(run_dir: Path) -> dict[str, str]:
@@ -32,242 +38,317 @@ def _tree_digest(run_dir: Path) -> dict[str, str]:
     }
 
 
-def _assert_png(path: Path) -> None:
-    assert path.read_bytes()[:8] == PNG_SIGNATURE, path
+def _assert_charts(run_dir: Path, charts: tuple[str, ...]) -> None:
+    for chart in charts:
+        assert (run_dir / f"{chart}.png").read_bytes()[:8] == PNG_SIGNATURE, chart
+        assert b"<svg" in (run_dir / f"{chart}.svg").read_bytes()[:400], chart
 
 
-def _test_table(report: str, heading_start: str) -> dict[str, list[str]]:
-    """Rows of the markdown table under the heading that starts with heading_start."""
+def _section(report: str, heading: str) -> str:
+    return report.split(heading, 1)[1].split("\n## ", 1)[0]
+
+
+def _table(report: str, heading_start: str) -> dict[str, list[str]]:
+    """Rows of the markdown table under the heading that starts with heading_start, keyed by
+    their first cell (continuation rows of a setup are keyed "setup/basis")."""
     section = report.split(f"### {heading_start}", 1)[1].split("\n\n", 2)[1]
-    rows = {}
+    rows: dict[str, list[str]] = {}
+    last = ""
     for line in section.splitlines()[2:]:
         cells = [cell.strip() for cell in line.strip("|").split("|")]
-        rows[cells[0]] = cells
+        last = cells[0] or last
+        rows[cells[0] or f"{last}/{cells[3]}"] = cells
     return rows
 
 
-def _test_of(document: dict, setup: str, test: str = "latency", clients: int | None = None):
-    return next(
-        t
-        for t in document["tests"]
-        if t["setup"] == setup and t["test"] == test and t["clients"] == clients
-    )
+def _decoded(path: Path, name: str) -> HdrHistogram:
+    return HdrHistogram.decode(read_json(path)["harness"]["histograms"][name]["encoded"])
 
 
-def test_report_on_a_complete_run_writes_every_output_and_leaves_the_run_alone(run_copy):
+def test_report_on_a_schema_1_run_writes_every_output_and_leaves_the_run_alone(run_copy):
     run_dir = run_copy("complete")
     before = _tree_digest(run_dir)
     result = run_cli("report", run_dir)
     assert result.returncode == 0, result.stderr
-    for name in REPORT_OUTPUTS:
-        assert (run_dir / name).is_file(), name
-    for name in REPORT_OUTPUTS[2:]:
-        _assert_png(run_dir / name)
     after = _tree_digest(run_dir)
     assert {name: after[name] for name in before} == before
-    assert set(after) - set(before) == set(REPORT_OUTPUTS)
+    assert set(after) - set(before) == _outputs(REQUIRED_CHARTS)
+    _assert_charts(run_dir, REQUIRED_CHARTS)
 
 
-def test_summary_json_holds_the_fixture_medians_and_counts(run_copy):
-    run_dir = run_copy("complete")
+def test_report_on_two_stacks_adds_then_and_now_and_websocket_and_opens_with_them(run_copy):
+    run_dir = run_copy("v2-two-stacks")
+    result = run_cli("report", run_dir)
+    assert result.returncode == 0, result.stderr
+    _assert_charts(run_dir, REQUIRED_CHARTS + OPTIONAL_CHARTS)
+    report = (run_dir / "report.md").read_text()
+    sections = re.findall(r"^## (.+)$", report, flags=re.MULTILINE)
+    assert sections[0] == "Then and now: 2016 vs 2026"
+    rows = {
+        row.split("|")[1].strip(): row
+        for row in _section(report, "## Then and now").splitlines()
+        if row.startswith("| asgi") or row.startswith("| wsgi")
+    }
+    assert "saturated at" in rows["asgi-shared-memory"]
+    gunicorn = [
+        _decoded(p, "latency_corrected").get_value_at_percentile(50) / 1000
+        for p in rep_files(run_dir, "2026/gunicorn")
+    ]
+    assert f"{statistics.median(gunicorn):.2f} (" in rows["wsgi-control"]
+
+
+def test_summary_json_holds_exact_medians_and_the_valid_counts(run_copy):
+    run_dir = run_copy("v2-complete")
     assert run_cli("report", run_dir).returncode == 0
     summary = read_json(run_dir / "summary.json")
-    assert summary["run_id"] == read_json(run_dir / "run.json")["run_id"]
-    for setup in SETUPS:
-        latency = _test_of(summary, setup)
-        values = rep_values(run_dir, setup, "meanLatencyMs")
-        assert latency["metrics"]["mean_ms"]["median"] == statistics.median(values)
-        assert latency["metrics"]["mean_ms"]["min"] == min(values)
-        assert latency["reps_valid"] == len(values)
-        for clients in (1, 10):
-            throughput = _test_of(summary, setup, "throughput", clients)
-            rates = [
-                read_json(p)["achieved_rps"]
-                for p in rep_files(run_dir, setup, f"throughput/c{clients}")
-            ]
-            assert throughput["metrics"]["achieved_rps"]["median"] == statistics.median(rates)
+    assert summary["summary_schema_version"] == 2
+    assert summary["status"] == "complete"
+    tests = {
+        (t["setup"], t["test"], t["clients"], t["rate"], t["fraction"]): t for t in summary["tests"]
+    }
+    redis = tests[("2016/redis", "latency", None, None, None)]
+    p99 = [
+        _decoded(p, "latency_corrected").get_value_at_percentile(99) / 1000
+        for p in rep_files(run_dir, "2016/redis")
+    ]
+    assert redis["metrics"]["latency_corrected:p99"]["median"] == statistics.median(p99)
+    assert redis["metrics"]["latency_corrected:p99"]["range_coverage"] == 0.75
+    ipc = tests[("2016/ipc", "latency", None, None, None)]
+    assert ipc["reps_valid"] == 0 and ipc["saturated_at_rps"] is not None
+    closed = tests[("2016/gunicorn", "throughput", 50, None, None)]
+    flagged = [read_json(p)["valid"] for p in rep_files(run_dir, "2016/gunicorn", "throughput/c50")]
+    assert closed["reps_valid"] == sum(flagged) == 2
+    assert summary["lowest_latency"]["best"] == "2016/gunicorn"
+    assert summary["lowest_latency"]["trust"] == "limited"
 
 
-def test_report_md_answers_the_question_with_the_fixture_numbers(run_copy):
-    run_dir = run_copy("complete")
+def test_report_md_answers_with_the_exact_numbers_and_the_saturated_setup(run_copy):
+    run_dir = run_copy("v2-complete")
     assert run_cli("report", run_dir).returncode == 0
     report = (run_dir / "report.md").read_text()
-    medians = {s: statistics.median(rep_values(run_dir, s, "meanLatencyMs")) for s in SETUPS}
-    best, runner_up = sorted(medians, key=medians.__getitem__)[:2]
-    gap = medians[runner_up] - medians[best]
-    assert "## Which setup had the lowest latency at 300 rps?" in report
-    assert (
-        f"**{best}**, at {medians[best]:.1f} ms: {gap:.1f} ms "
-        f"({gap / medians[runner_up] * 100:.1f}%) lower than **{runner_up}**"
-    ) in report
-    assert "**Can I trust it? Yes**" in report
-    rows = _test_table(report, "Latency test at 300 rps")
-    for setup in SETUPS:
-        p99 = statistics.median(
-            read_json(p)["loadtest"]["percentiles"]["99"] for p in rep_files(run_dir, setup)
+    assert report.startswith(
+        "# Load test report: 20261129T090000Z-2c0a\n\n**Final status: complete**"
+    )
+    medians = {
+        setup: statistics.median(
+            _decoded(p, "latency_corrected").get_value_at_percentile(50) / 1000
+            for p in rep_files(run_dir, setup)
         )
-        assert rows[setup][1] == "3 of 3"
-        assert rows[setup][4].startswith(f"{p99:.1f} (")
-        assert rows[setup][5].startswith(f"{medians[setup]:.1f} (")
-    for name in REPORT_OUTPUTS[2:]:
-        assert f"]({name})" in report
-    for needle in ("## Environment", "## Plan", "| asgi_ipc | 1.1.0 |", "8.2.1", "Debian 12"):
-        assert needle in report
+        for setup in ("2016/gunicorn", "2016/redis")
+    }
+    answer = _section(report, "## The answer")
+    best = medians["2016/gunicorn"]
+    assert f"2016/gunicorn had the lowest latency: p50 latency (corrected) {best:.2f} ms" in answer
+    assert f"{medians['2016/redis'] / medians['2016/gunicorn']:.2f}x lower" in answer
+    assert "2016/ipc could not sustain 300 req/s: it saturated at" in answer
+    assert "Can I trust it? Only as far as its repetitions go" in answer
+    rows = _table(report, "Latency test at 300 req/s")
+    assert rows["2016/ipc"][3] == "saturated"
+    assert rows["2016/gunicorn"][3] == "corrected"
+    assert rows["2016/gunicorn/uncorrected"][3] == "uncorrected"
+    assert rows["2016/gunicorn/loadtest"][3] == "loadtest"
+    loadtest_p50 = statistics.median(
+        read_json(p)["loadtest"]["percentiles"]["50"] for p in rep_files(run_dir, "2016/redis")
+    )
+    assert rows["2016/redis/loadtest"][4].startswith(f"{loadtest_p50:.0f} (")
+    for chart in REQUIRED_CHARTS:
+        assert f"]({chart}.png)" in report and f"]({chart}.svg)" in report
     assert "## Problems reading the run" not in report
+    assert "## What the repetitions can support" in report
 
 
-def test_report_can_write_elsewhere_and_then_adds_nothing_to_the_run(run_copy, tmp_path):
+def test_report_lists_flagged_reps_with_the_rule_books_words_and_numbers(run_copy):
+    run_dir = run_copy("v2-complete")
+    assert run_cli("report", run_dir).returncode == 0
+    flagged = _section((run_dir / "report.md").read_text(), "## Flagged repetitions")
+    files = [
+        p.relative_to(run_dir).as_posix()
+        for p in sorted(run_dir.rglob("rep-*.json"))
+        if not read_json(p)["valid"]
+    ]
+    assert files
+    for file in files:
+        assert f"`{file}`" in flagged
+    assert "rate_shortfall: completed less than the rate asked (achieved" in flagged
+    assert "generator_limited: the load generator, not the server, limited the rate" in flagged
+
+
+def test_report_writes_elsewhere_when_asked_and_then_adds_nothing_to_the_run(run_copy, tmp_path):
     run_dir = run_copy("complete")
     before = _tree_digest(run_dir)
     output = tmp_path / "out" / "nested"
     result = run_cli("report", run_dir, "-o", output)
     assert result.returncode == 0, result.stderr
     assert _tree_digest(run_dir) == before
-    assert sorted(p.name for p in output.iterdir()) == sorted(REPORT_OUTPUTS)
+    assert {p.name for p in output.iterdir()} == _outputs(REQUIRED_CHARTS)
 
 
-def test_report_shows_a_failed_setup_as_failed(run_copy):
+def test_report_reads_schema_1_runs_old_and_failed(run_copy):
     run_dir = run_copy("failed-setup")
-    result = run_cli("report", run_dir)
-    assert result.returncode == 0, result.stderr
-    report = (run_dir / "report.md").read_text()
-    failure = read_json(run_dir / "run.json")["failure"]
-    assert f"| ipc | failed | failed at loadtest: {failure} |" in report
-    assert _test_table(report, "Latency test")["ipc"][1] == "no data (failed)"
-    assert "ipc has no latency numbers" in report
-    summary = read_json(run_dir / "summary.json")
-    assert [s["state"] for s in summary["setups"]] == ["measured", "measured", "failed"]
-    _assert_png(run_dir / "latency.png")
-
-
-def test_report_lists_every_flagged_rep_and_keeps_it_out_of_the_median(run_copy):
-    run_dir = run_copy("flagged")
     assert run_cli("report", run_dir).returncode == 0
     report = (run_dir / "report.md").read_text()
-    flagged_section = report.split("## Flagged repetitions", 1)[1].split("\n## ", 1)[0]
-    flagged_files = [
-        path.relative_to(run_dir).as_posix()
-        for path in sorted(run_dir.rglob("rep-*.json"))
-        if not read_json(path)["valid"]
-    ]
-    assert len(flagged_files) == 6
-    for file in flagged_files:
-        assert f"`{file}`" in flagged_section
-    assert "503 x12, ECONNREFUSED x3" in flagged_section
-    assert "rate_shortfall: achieved 262.0 of 300 rps (87.3%)" in flagged_section
-    rows = _test_table(report, "Latency test")
-    valid = statistics.median(rep_values(run_dir, "gunicorn", "meanLatencyMs"))
-    assert rows["gunicorn"][5].startswith(f"{valid:.1f} (")
-    assert rows["ipc"][1] == "0 of 3, none valid: numbers from flagged reps"
-    assert "**Can I trust it? No**" in report
-    summary = read_json(run_dir / "summary.json")
-    assert _test_of(summary, "ipc")["basis"] == "flagged only"
-
-
-def test_report_reads_a_run_from_before_schema_version(run_copy):
-    run_dir = run_copy("old-schema")
-    result = run_cli("report", run_dir)
+    failure = read_json(run_dir / "run.json")["failure"]
+    assert f"failed at loadtest: {failure}" in report
+    old = run_copy("old-schema")
+    result = run_cli("report", old)
     assert result.returncode == 0, result.stderr
     assert "warning" in result.stderr and "schema_version" in result.stderr
+    report = (old / "report.md").read_text()
+    assert "flagged by analysis with the rule book" in report
+    assert "loadtest percentiles p50, p90, p95, p99 computed from histogramMs" in report
+
+
+def test_an_interrupted_run_with_a_failed_setup_reads_well(run_copy):
+    run_dir = run_copy("v2-variants")
+    result = run_cli("report", run_dir)
+    assert result.returncode == 0, result.stderr
     report = (run_dir / "report.md").read_text()
-    assert "## Problems reading the run" in report
-    assert "(flags derived by analysis: the file has none)" in report
-    assert "`gunicorn/latency/rep-1.json`: percentiles p50, p90, p95, p99 computed" in report
-    # No throughput in this run: the chart is still written, saying so.
-    _assert_png(run_dir / "throughput.png")
+    assert "**Final status: interrupted**" in report
+    setups = _section(report, "## Setups")
+    assert "| 2016/redis |" in setups and "failed: every repetition failed" in setups
+    assert "not run: the run ended (interrupted) before this setup" in setups
+    assert "2016/redis is not ranked" in _section(report, "## The answer")
+    sweep = _section(report, "## Version sweeps")
+    assert "| 2016/ipc@asgi_ipc=1.4.2 | asgi_ipc=1.4.2 |" in sweep
+    assert "| 2016/ipc | base | saturated at" in sweep
 
 
 def test_report_on_a_damaged_run_names_each_file_writes_the_rest_and_exits_1(run_copy):
     run_dir = run_copy("malformed")
     result = run_cli("report", run_dir)
     assert result.returncode == 1
-    damaged = (
+    report = (run_dir / "report.md").read_text()
+    problems = _section(report, "## Problems reading the run")
+    for file in (
         "hosts/localhost.json",
         "redis/latency/rep-2.json",
         "ipc/latency/rep-3.json",
         "gunicorn/latency/rep-1.json",
         "gunicorn/latency/rep-3.json",
-    )
-    report = (run_dir / "report.md").read_text()
-    problems = report.split("## Problems reading the run", 1)[1].split("\n## ", 1)[0]
-    for file in damaged:
+    ):
         assert str(run_dir / file) in result.stderr
         assert f"`{file}`" in problems
-    assert "not valid JSON (line" in problems
-    for name in REPORT_OUTPUTS[2:]:
-        _assert_png(run_dir / name)
-    rows = _test_table(report, "Latency test")
-    assert rows["redis"][1] == "2 of 2 (plan: 3)"
+    _assert_charts(run_dir, REQUIRED_CHARTS)
+    assert _table(report, "Latency test")["2016/redis"][1] == "2 of 2 valid (plan: 3)"
 
 
-def _compare(base: Path, contender: Path, *extra: str | Path):
+def test_the_bin_option_rebins_throughput_over_time(run_copy):
+    run_dir = run_copy("v2-complete")
+    assert run_cli("report", run_dir, "--bin", "2").returncode == 0
+    section = _section((run_dir / "report.md").read_text(), "## Throughput over time")
+    row = next(line for line in section.splitlines() if line.startswith("| 2016/redis | 10 |"))
+    found = [int(v.replace(",", "")) for v in row.split("|")[4].split(";")]
+    per_rep = []
+    for path in rep_files(run_dir, "2016/redis", "throughput/c10"):
+        completed = read_json(path)["harness"]["timeline"]["completed"]
+        per_rep.append([sum(completed[i * 20 : (i + 1) * 20]) for i in range(4)])  # 8 s: 4 bins
+    assert found == [statistics.median(bins[i] for bins in per_rep) for i in range(4)]
+    bad = run_cli("report", run_dir, "--bin", "0")
+    assert bad.returncode == 2 and "must be above 0" in bad.stderr
+    before = _tree_digest(run_dir)
+    odd = run_cli("report", run_dir, "--bin", "0.25")
+    assert odd.returncode == 2 and "a whole multiple of it (for example 0.1, 0.5, 1" in odd.stderr
+    assert _tree_digest(run_dir) == before
+
+
+def test_without_bin_a_timeline_that_does_not_divide_5_s_gets_the_nearest_interval(run_copy):
+    run_dir = run_copy("v2-variants")
+    for path in run_dir.glob("*/*/throughput/c10/rep-*.json"):
+        document = read_json(path)
+        document["harness"]["timeline"]["bin_s"] = 0.3
+        path.write_text(json.dumps(document))
+    result = run_cli("report", run_dir)
+    assert result.returncode == 0, result.stderr
+    assert "uses 5.1-s intervals instead of 5 s" in result.stderr
+    section = _section((run_dir / "report.md").read_text(), "## Throughput over time")
+    assert (
+        "requests per 5.1 s" in section and "Note: the run's timelines count per 0.3 s" in section
+    )
+
+
+def test_headline_prints_the_one_paragraph_answer(run_copy):
+    run_dir = run_copy("v2-complete")
+    result = run_cli("headline", run_dir)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1
+    text = lines[0]
+    assert text.startswith("Run 20261129T090000Z-2c0a ended complete.")
+    assert "2016/gunicorn had the lowest latency" in text and "Can I trust it?" in text
+    assert "62 of 72 repetitions valid" in text or "of 72 repetitions valid" in text
+    assert list(run_dir.glob("*.png")) == []  # headline writes nothing
+
+
+def _compare(base: Path, contender: Path, *extra: str | Path) -> str:
     result = run_cli("compare", base, contender, *extra)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
 
-def _compare_row(markdown: str, test: str, setup: str, metric: str) -> list[str]:
-    section = markdown.split(f"### {test}\n", 1)[1].split("\n### ", 1)[0]
-    for line in section.splitlines():
-        cells = [cell.strip() for cell in line.strip("|").split("|")]
-        if cells[:2] == [setup, metric]:
-            return cells
-    raise AssertionError(f"no row {setup} {metric} under {test}")
+def _real_lines(markdown: str) -> list[str]:
+    return [
+        line
+        for line in _section(markdown, "## Real differences").splitlines()
+        if line.startswith("- ")
+    ]
 
 
-def test_compare_calls_the_ipc_change_real_and_gunicorn_noise(run_copy, tmp_path):
-    base, contender = run_copy("complete"), run_copy("contender")
+def test_compare_states_method_differences_before_any_verdict(run_copy):
+    markdown = _compare(run_copy("complete"), run_copy("v2-complete"))
+    assert markdown.index("## What differs in method") < markdown.index("## Real differences")
+    assert "| results schema | 1 | 2 |" in markdown
+    assert "| latency basis | loadtest's whole ms only | harness HdrHistograms |" in markdown
+
+
+def test_compare_of_a_run_with_itself_finds_nothing(run_copy):
+    run_dir = run_copy("v2-complete")
+    markdown = _compare(run_dir, run_dir)
+    assert _real_lines(markdown) == []
+    assert "Nothing recorded differs" in markdown
+    assert "**real**" not in markdown.split('## How "real"', 1)[0]
+
+
+def test_compare_finds_the_planted_difference_and_only_it(run_copy, tmp_path):
     output = tmp_path / "compare.md"
-    markdown = _compare(base, contender, "-o", output)
+    markdown = _compare(run_copy("v2-compare-base"), run_copy("v2-compare-planted"), "-o", output)
     assert output.read_text() == markdown
-    ipc = _compare_row(markdown, "latency", "ipc", "mean latency (ms)")
-    before = statistics.median(rep_values(base, "ipc", "meanLatencyMs"))
-    after = statistics.median(rep_values(contender, "ipc", "meanLatencyMs"))
-    assert ipc[2].startswith(f"{before:.1f} (") and ipc[3].startswith(f"{after:.1f} (")
-    assert ipc[4] == f"{(after / before - 1) * 100:+.1f}%"
-    assert ipc[6] == "**real**: better"
-    gunicorn = _compare_row(markdown, "latency", "gunicorn", "mean latency (ms)")
-    assert gunicorn[6] == "within noise"
-    rate = _compare_row(markdown, "throughput, 10 clients", "ipc", "achieved rate (req/s)")
-    assert rate[6] == "**real**: better"
-    assert "| pin: asgi_ipc | 1.1.0 | 1.4.2 |" in markdown
-    assert "Percentile bootstrap" in markdown and "seed 20160906" in markdown
+    real = _real_lines(markdown)
+    assert len(real) == 2
+    assert all(line.startswith("- 2016/redis, latency:") and "worse" in line for line in real)
+    assert "Holm's correction over all 8 tested cells" in markdown
 
 
-def test_compare_is_deterministic(run_copy):
+def test_compare_with_three_reps_says_it_cannot_show_anything(run_copy):
     base, contender = run_copy("complete"), run_copy("contender")
-    assert _compare(base, contender) == _compare(base, contender)
+    markdown = _compare(base, contender)
+    assert _real_lines(markdown) == []
+    assert "**These runs cannot show a difference at all**" in markdown
+    assert "| pin: asgi_ipc | 1.1.0 | 1.4.2 |" in markdown
+    assert markdown == _compare(base, contender)  # deterministic
 
 
-def test_compare_of_a_run_with_itself_finds_no_difference(run_copy):
-    base = run_copy("complete")
-    markdown = _compare(base, base)
-    assert "No differences found" in markdown
-    assert "**real**" not in markdown.split("## How", 1)[0]
-
-
-def test_compare_refuses_verdicts_on_too_few_valid_reps(run_copy):
-    markdown = _compare(run_copy("complete"), run_copy("flagged"))
-    assert _compare_row(markdown, "latency", "gunicorn", "mean latency (ms)")[6].startswith(
-        "too few reps (3 and 2"
-    )
-    assert _compare_row(markdown, "latency", "ipc", "mean latency (ms)")[6] == (
-        "no valid reps in contender"
-    )
-
-
-def test_seed_writes_its_chart_and_a_table_with_the_run_medians(run_copy):
+def test_seed_prints_each_published_figure_next_to_the_same_statistic(run_copy):
     run_dir = run_copy("complete")
     result = run_cli("seed", run_dir)
     assert result.returncode == 0, result.stderr
-    _assert_png(run_dir / "seed-comparison.png")
-    for setup, seed_ms in (("gunicorn", 6), ("redis", 12), ("ipc", 35)):
-        median = statistics.median(rep_values(run_dir, setup, "meanLatencyMs"))
-        row = next(line for line in result.stdout.splitlines() if line.startswith(f"| {setup} |"))
+    _assert_charts(run_dir, ("seed-comparison",))
+    out = result.stdout
+    assert "channels-latency.PNG, channels-throughput.PNG" in out
+    closed = _section(out.replace("\n# ", "\n## "), "# 3. Latency during the closed-loop test")
+    for bare, seed_ms in (("gunicorn", 6), ("redis", 12), ("ipc", 35)):
+        mean = statistics.median(rep_values(run_dir, bare, "meanLatencyMs", "throughput/c10"))
+        row = next(line for line in closed.splitlines() if line.startswith(f"| 2016/{bare} |"))
         cells = [cell.strip() for cell in row.strip("|").split("|")]
         assert cells[1] == str(seed_ms)
-        assert cells[2].startswith(f"{median:.1f} (")
-        assert cells[3] == f"{median / seed_ms:.2f}x"
+        assert cells[2].startswith(f"{mean:.1f} (")
+        assert cells[3] == f"{mean / seed_ms:.2f}x"
+    latency = _section(out.replace("\n# ", "\n## "), "# 1. Latency at 300 req/s")
+    p99 = statistics.median(
+        read_json(p)["loadtest"]["percentiles"]["99"] for p in rep_files(run_dir, "redis")
+    )
+    row = next(line for line in latency.splitlines() if line.startswith("| 2016/redis | p99 |"))
+    assert f"| 118 | {p99:.0f} (" in row
+    assert "| 2016/ipc | p" not in latency  # the seed's latency chart has no ipc
 
 
 def test_bad_input_exits_2_with_a_message_naming_the_path(tmp_path):
@@ -278,5 +359,6 @@ def test_bad_input_exits_2_with_a_message_naming_the_path(tmp_path):
     result = run_cli("compare", tmp_path, missing)
     assert result.returncode == 2
     assert re.search(r"not a run directory", result.stderr)
+    assert run_cli("headline", missing).returncode == 2
     assert run_cli().returncode == 2
     assert run_cli("--help").returncode == 0
