@@ -198,7 +198,7 @@ def test_a_program_that_cannot_start_fails_the_play_with_its_log(deployed_gunico
             "channels_setup_ready_timeout=6",
         )
         assert run.returncode != 0
-        assert "Setup gunicorn did not answer HTTP 200" in run.output
+        assert "Setup 2016/gunicorn did not answer HTTP 200" in run.output
         assert "==> /var/log/channels-bench/gunicorn.log <==" in run.output
         # What this start wrote: gunicorn is not on the broken PATH.
         assert "No such file or directory" in run.output or "ENOENT" in run.output
