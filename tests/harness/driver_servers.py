@@ -11,7 +11,7 @@ Each path of the one server is one behaviour:
   /status/<code>          answers with that status
 
 Run as a program (`python driver_servers.py PORT`) it serves until killed; the tests start it in
-a thread of their own instead and read `requests` to know whether any load arrived.
+a thread of their own instead and read `requests` (and `connections`) to know what arrived.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import select
 import sys
 import threading
 import time
+from typing import Any
 
 HANG_LIMIT_S = 30.0
 
@@ -35,12 +36,18 @@ class KnownServer(http.server.ThreadingHTTPServer):
         super().__init__(address, _Handler)
         self.lock = threading.Lock()
         self.requests = 0
+        self.connections = 0
         self.first_seen: dict[str, float] = {}
 
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host}:{port}"
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.lock:
+            self.connections += 1
+        super().process_request(request, client_address)
 
     def arrived(self, path: str) -> float:
         """Count a request; return the seconds since the first request on its path."""

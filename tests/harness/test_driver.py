@@ -347,3 +347,66 @@ def test_the_counts_agree_with_each_other_and_with_loadtest(
     # callback): the status codes are the harness's.
     assert errors["loadtest"]["errorCodes"] == {"-1": errors["loadtest"]["totalRequests"]}
     assert "all_failed" in flags(rule_record(errors))
+
+
+def test_settling_waits_for_a_prompt_answer_and_records_what_it_found(
+    driver: Driver, known_server: KnownServer
+):
+    settle = {"probe_timeout_ms": 100, "max_wait_s": 0.6}
+    measurements = [
+        measurement("latency", rps=10, url=f"{known_server.url}/delay/300", output="slow.json"),
+        measurement("latency", rps=10, output="prompt.json"),
+    ]
+    run = driver.run(driver.spec(known_server.url + "/", measurements, settle=settle))
+    assert run.returncode == 0, run.explain()
+    slow, prompt = (document["settle"] for document in run.documents)
+    # Never a silent start: the slow target is measured, and recorded as not settled.
+    assert slow["ready"] is False and slow["waited_s"] >= 0.6 and slow["probes"] >= 2
+    assert slow["last"] == "no answer within 100 ms"
+    assert prompt["ready"] is True and prompt["probes"] == 1 and prompt["waited_s"] < 0.1
+    assert flags({"settle": slow}) == ["not_settled"]
+
+
+def test_a_start_at_is_kept_to_and_one_too_far_is_refused(
+    driver: Driver, known_server: KnownServer
+):
+    start_at = time.time() + 1.5
+    run = driver.run(
+        driver.spec(known_server.url + "/", [measurement("latency", rps=10, start_at=start_at)])
+    )
+    assert run.returncode == 0, run.explain()
+    (document,) = run.documents
+    assert document["start_at"] == start_at
+    assert 0 <= document["start_lag_ms"] < 100
+    assert document["started_at"] >= time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(int(start_at)))
+
+    far = driver.run(
+        driver.spec(
+            known_server.url + "/",
+            [measurement("latency", start_at=time.time() + 400, output="far.json")],
+        )
+    )
+    assert far.returncode == 2
+    assert "start_at is 400 s away (more than 120 s): check the clocks" in far.stderr
+    assert not (far.output_dir / "far.json").exists()
+
+
+@needs_wrk
+def test_keepalive_reuses_connections_in_loadtest_and_wrk(
+    driver: Driver, known_server: KnownServer
+):
+    measurements = [
+        measurement("throughput", clients=2, output="loadtest.json"),
+        measurement("reference", clients=2, output="wrk.json"),
+    ]
+    spec = driver.spec(
+        known_server.url + "/", measurements, keepalive=True, wrk={"path": "wrk", "threads": 1}
+    )
+    run = driver.run(spec)
+    assert run.returncode == 0, run.explain()
+    loadtest, wrk = run.documents
+    assert loadtest["loadtest"]["agent"] == "keepalive"
+    assert loadtest["harness"]["requests"]["completed"] == loadtest["harness"]["requests"]["sent"]
+    assert wrk["connection_close"] is False and "Connection: close" not in wrk["argv"]
+    served = loadtest["harness"]["requests"]["sent"] + wrk["requests"]
+    assert known_server.connections < served / 10

@@ -981,9 +981,12 @@ function loadtestVersion() {
 
 // ---------------------------------------------------------------- the series
 
-// The best rate the closed-loop measurements before it reached: what a sweep's fraction is of.
+// The best rate the closed-loop measurements before it reached without an error: what a sweep's
+// fraction is of (failing fast is no capacity).
 function capacity(documents) {
-  const rates = documents.filter(d => CLOSED_LOOP_TESTS.has(d.test)).map(d => d.achieved_rps)
+  const rates = documents
+    .filter(d => CLOSED_LOOP_TESTS.has(d.test) && d.harness.requests.errors === 0)
+    .map(d => d.achieved_rps)
   return rates.length ? Math.max(...rates) : null
 }
 
@@ -993,7 +996,7 @@ function resolveRate(m, documents) {
   }
   const capacityRps = capacity(documents)
   if (!capacityRps) {
-    throw new Fatal(`the sweep at ${m.fraction} of capacity has no capacity to go by: the throughput measurements before it completed nothing`)
+    throw new Fatal(`the sweep at ${m.fraction} of capacity has no capacity to go by: no throughput measurement before it ran without errors`)
   }
   return {...m, rps: round(m.fraction * capacityRps, 2), capacity_rps: capacityRps}
 }
