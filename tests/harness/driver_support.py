@@ -43,8 +43,15 @@ needs_wrk = pytest.mark.skipif(
 )
 
 
-def _install(target: Path) -> None:
-    """npm ci of the role's lock into target, made whole or not at all."""
+def install_node_modules() -> Path:
+    """node_modules of the role's lock, installed by npm ci once per lock (under .cache/), and
+    made whole or not at all. RuntimeError when npm fails."""
+    digest = hashlib.sha256(
+        (NPM_FILES / "package.json").read_bytes() + (NPM_FILES / "package-lock.json").read_bytes()
+    ).hexdigest()[:16]
+    target = CACHE / digest
+    if (target / "node_modules" / "loadtest").is_dir():
+        return target / "node_modules"
     CACHE.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="install-", dir=CACHE))
     for name in ("package.json", "package-lock.json"):
@@ -55,26 +62,25 @@ def _install(target: Path) -> None:
     )  # fmt: skip
     if completed.returncode != 0:
         shutil.rmtree(work, ignore_errors=True)
-        pytest.fail(f"npm ci of the role's lock failed:\n{completed.stdout}\n{completed.stderr}")
+        output = f"{completed.stdout}\n{completed.stderr}"
+        raise RuntimeError(f"npm ci of the role's lock failed:\n{output}")
     try:
         work.rename(target)
     except OSError:
-        # Another session installed the same lock meanwhile: use that one.
+        # Another run installed the same lock meanwhile: use that one.
         shutil.rmtree(work, ignore_errors=True)
+    return target / "node_modules"
 
 
 @pytest.fixture(scope="session", name="node_modules")
 def node_modules_fixture() -> Path:
-    """node_modules of the role's lock, installed once per lock."""
+    """node_modules of the role's lock (skipped without node and npm)."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("node and npm are not installed (the loadtest role installs them)")
-    digest = hashlib.sha256(
-        (NPM_FILES / "package.json").read_bytes() + (NPM_FILES / "package-lock.json").read_bytes()
-    ).hexdigest()[:16]
-    target = CACHE / digest
-    if not (target / "node_modules" / "loadtest").is_dir():
-        _install(target)
-    return target / "node_modules"
+    try:
+        return install_node_modules()
+    except RuntimeError as error:
+        pytest.fail(str(error))
 
 
 @dataclass
