@@ -3,6 +3,8 @@
 Each path of the one server is one behaviour:
   /                       answers at once
   /delay/<ms>             answers after sleeping <ms> milliseconds
+  /alternate/<ms>         answers every other request on this path at once, the others after
+                          sleeping <ms> milliseconds
   /stall/<after>/<for>/<ms>
                           answers at once, except that every request arriving between <after> and
                           <after> + <for> ms after the first request on this path sleeps <ms>
@@ -38,6 +40,7 @@ class KnownServer(http.server.ThreadingHTTPServer):
         self.requests = 0
         self.connections = 0
         self.first_seen: dict[str, float] = {}
+        self.seen: dict[str, int] = {}
 
     @property
     def url(self) -> str:
@@ -49,13 +52,16 @@ class KnownServer(http.server.ThreadingHTTPServer):
             self.connections += 1
         super().process_request(request, client_address)
 
-    def arrived(self, path: str) -> float:
-        """Count a request; return the seconds since the first request on its path."""
+    def arrived(self, path: str) -> tuple[float, int]:
+        """Count a request; return the seconds since the first request on its path, and how
+        many came on it before."""
         now = time.monotonic()
         with self.lock:
             self.requests += 1
             first = self.first_seen.setdefault(path, now)
-        return now - first
+            before = self.seen.get(path, 0)
+            self.seen[path] = before + 1
+        return now - first, before
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -64,10 +70,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         parts = [part for part in self.path.split("?")[0].split("/") if part]
-        since_first = self.server.arrived(self.path)
+        since_first, before = self.server.arrived(self.path)
         status = 200
         if parts[:1] == ["delay"] and len(parts) == 2:
             time.sleep(float(parts[1]) / 1000)
+        elif parts[:1] == ["alternate"] and len(parts) == 2:
+            time.sleep(float(parts[1]) / 1000 if before % 2 else 0)
         elif parts[:1] == ["stall"] and len(parts) == 4:
             after, window, stall = (float(part) / 1000 for part in parts[1:])
             if after <= since_first < after + window:

@@ -214,3 +214,19 @@ def rule_record(document: dict[str, Any]) -> dict[str, Any]:
         "harness": document["harness"],
         "generator": {"cpu_percent_max": document["generator"]["cpu_percent"]},
     }
+
+
+def idle_event_loop_p99_us() -> float:
+    """The p99 delay of an idle node process's event loop over 1.5 s, measured as the driver
+    measures it: what the machine's own scheduling adds before a generator does anything."""
+    script = (
+        "import {monitorEventLoopDelay} from 'node:perf_hooks';"
+        "const h = monitorEventLoopDelay({resolution: 1}); h.enable();"
+        "setTimeout(() => { h.disable();"
+        " console.log(Math.max(0, h.percentile(99) - 1e6) / 1000) }, 1500)"
+    )
+    completed = subprocess.run(
+        ["node", "--input-type=module", "-e", script],
+        capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    return float(completed.stdout)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from pathlib import Path
@@ -387,7 +388,7 @@ def test_a_start_at_is_kept_to_and_one_too_far_is_refused(
         )
     )
     assert far.returncode == 2
-    assert "start_at is 400 s away (more than 120 s): check the clocks" in far.stderr
+    assert re.search(r"start_at is \d+ s away \(more than 120 s\): check the clocks", far.stderr)
     assert not (far.output_dir / "far.json").exists()
 
 

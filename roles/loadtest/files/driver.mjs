@@ -479,7 +479,7 @@ function eventLoopRecording(monitor) {
   let recorded = 0
   const entries = [...values.entries()].sort((a, b) => a[0] - b[0])
   entries.forEach(([value, hits], index) => {
-    const share = index === entries.length - 1 ? count - recorded : Math.round(hits * weight)
+    const share = Math.max(0, index === entries.length - 1 ? count - recorded : Math.round(hits * weight))
     recorded += share
     recording.recordCount(Math.max(0, value - periodNs) / 1000, share)
   })
@@ -530,6 +530,8 @@ class Recorder {
       const entry = this.onSend()
       const request = requestFn(params, response => {
         response.on('end', () => this.onEnd(entry, response.statusCode))
+        // A response cut off part way is a connection error, as loadtest has it.
+        response.on('aborted', () => this.onEnd(entry, null, '-1'))
         response.on('error', () => this.onEnd(entry, null, '-1'))
         connectCallback(response)
       })
@@ -824,8 +826,9 @@ async function waitForStart(m) {
   if (waitMs > MAX_START_WAIT_S * 1000) {
     throw new Fatal(`start_at is ${Math.round(waitMs / 1000)} s away (more than ${MAX_START_WAIT_S} s): check the clocks`)
   }
-  if (waitMs > 0) {
-    await sleep(waitMs)
+  // node's timers count whole milliseconds of another clock: never start before the instant.
+  while (Date.now() < m.start_at * 1000) {
+    await sleep(Math.max(1, m.start_at * 1000 - Date.now()))
   }
   return Date.now() - m.start_at * 1000
 }
