@@ -57,6 +57,9 @@ def test_every_release_has_its_lock():
         files = ROLE / "files" / "npm" / version
         package = json.loads((files / "package.json").read_text())
         lock = json.loads((files / "package-lock.json").read_text())
-        assert package["dependencies"] == {"loadtest": version}
-        assert lock["packages"][""]["dependencies"] == {"loadtest": version}
-        assert lock["packages"]["node_modules/loadtest"]["version"] == version
+        # loadtest at the release, and the driver's histograms at the version it was checked with.
+        pins = {"loadtest": version, "hdr-histogram-js": "3.0.1"}
+        assert package["dependencies"] == pins
+        assert lock["packages"][""]["dependencies"] == pins
+        for name, pinned in pins.items():
+            assert lock["packages"][f"node_modules/{name}"]["version"] == pinned

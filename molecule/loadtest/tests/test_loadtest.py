@@ -1,4 +1,4 @@
-"""loadtest: Node.js, loadtest at its pin, and the driver producing a full result on a real run."""
+"""loadtest: Node.js, loadtest at its pin, wrk, and the driver running a series for real."""
 
 from __future__ import annotations
 
@@ -59,29 +59,45 @@ def test_cli_runnable(host):
     )
 
 
-def test_driver_writes_a_full_result(host, target):
-    output = "/tmp/molecule-loadtest/latency.json"
+def test_wrk_installed(host):
+    # wrk -v prints its version and usage, and exits 1.
+    assert "4.1.0" in host.run("wrk -v").stdout
+
+
+def test_driver_runs_a_series(host, target):
+    """The installed driver, its locked loadtest and hdr-histogram-js, and wrk, on a real run."""
     host.run("rm -rf /tmp/molecule-loadtest")
     spec = {
         "url": target,
-        "test": "latency",
-        "rps": 20.0,
-        "clients": None,
-        "duration_s": 1.0,
-        "warmup_s": 0.5,
-        "keepalive": False,
-        "request_timeout_ms": 2000,
-        "max_requests": 40,
         "host": "molecule",
-        "cpus": None,
-        "output": output,
-        "start_at": None,
-    }
-    run = host.run("timeout 60 node %s %s", f"{ROOT}/driver.mjs", json.dumps(spec))
+        "request_timeout_ms": 2000,
+        "output_dir": "/tmp/molecule-loadtest",
+        "progress": "/tmp/molecule-loadtest/progress.jsonl",
+        "settle": {"probe_timeout_ms": 2000, "max_wait_s": 5},
+        "wrk": {"path": "wrk", "threads": 1},
+        "measurements": [
+            {"test": "latency", "rep": 1, "rps": 20, "duration_s": 1, "warmup_s": 0.5,
+             "output": "latency/rep-1.json"},
+            {"test": "reference", "clients": 2, "duration_s": 1,
+             "output": "throughput/c2/reference-1.json"},
+        ],
+    }  # fmt: skip
+    run = host.run("timeout 120 node %s %s", f"{ROOT}/driver.mjs", json.dumps(spec))
     assert run.rc == 0, run.stdout + run.stderr
-    document = json.loads(host.file(output).content_string)
-    result = document["loadtest"]
+    latency = json.loads(host.file("/tmp/molecule-loadtest/latency/rep-1.json").content_string)
+    result = latency["loadtest"]
     assert result["totalRequests"] > 0
     assert result["totalErrors"] == 0
-    assert result["histogramMs"], "the latency histogram is part of the result"
-    assert result["percentiles"]["50"] <= result["percentiles"]["99"]
+    assert result["histogramMs"], "loadtest's own histogram is part of the result"
+    histograms = latency["harness"]["histograms"]
+    assert histograms["latency_corrected"]["count"] == latency["harness"]["requests"]["responses"]
+    assert histograms["latency_uncorrected"]["encoded"].startswith("HISTFAAA")
+    assert latency["settle"]["ready"] is True
+    reference = json.loads(
+        host.file("/tmp/molecule-loadtest/throughput/c2/reference-1.json").content_string
+    )
+    assert reference["tool"] == "wrk" and reference["requests"] > 0
+    progress = host.file("/tmp/molecule-loadtest/progress.jsonl").content_string.splitlines()
+    assert [json.loads(line)["event"] for line in progress] == [
+        "started", "measured", "measured", "done",
+    ]  # fmt: skip
