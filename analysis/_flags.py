@@ -95,23 +95,24 @@ def _saturated(record: Record) -> str:
     return f"busiest source at {_g(busiest, 0)} % of a core (limit {limit:g} %)"
 
 
+def _ms(microseconds: float | None) -> float | None:
+    return None if microseconds is None else microseconds / 1000
+
+
 def _lag(record: Record) -> str:
     lag = rules.generator_lag_p99_us(record)
-    p50 = rules.latency_p50_us(record)
-    bound = max(T["generator_lag_floor_us"], T["generator_lag_share_of_p50"] * (p50 or 0.0))
-    lag_ms = None if lag is None else lag / 1000
-    p50_ms = None if p50 is None else p50 / 1000
+    bound = rules.generator_lag_bound_us(record)
+    p99 = rules.latency_p99_us(record)
     return (
-        f"p99 of send lag or event-loop delay {_g(lag_ms, 2)} ms against a bound of "
-        f"{bound / 1000:.2f} ms (p50 latency {_g(p50_ms, 2)} ms)"
+        f"p99 of send lag or event-loop delay {_g(_ms(lag), 2)} ms against a bound of "
+        f"{_g(_ms(bound), 2)} ms (p99 latency {_g(_ms(p99), 2)} ms)"
     )
 
 
 def _backlog(record: Record) -> str:
     peak = _num(_get(record, "harness", "requests", "peak_in_flight"))
-    asked = _num(record.get("requested_rps")) or 0.0
-    bound = T["backlog_floor_requests"] + asked * T["backlog_seconds"]
-    return f"{_g(peak, 0)} requests in flight at once, more than {bound:,.0f}"
+    bound = rules.backlog_bound(record)
+    return f"{_g(peak, 0)} requests in flight at once, more than {_g(bound, 0)}"
 
 
 def _count_mismatch(record: Record) -> str:

@@ -515,11 +515,19 @@ def build_record(
     return record
 
 
+REFERENCE_KEYS = (
+    "tool", "version", "clients", "threads", "duration_s", "connection_close", "requests", "rps",
+    "errors", "latency_ms",
+)  # fmt: skip
+
+
 def reference_record(
     run_id: str, setup: str, measurement: Mapping[str, Any], document: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """The reference generator's result of one client count, as written beside the reps."""
-    reference = dict(document.get("reference") or {})
+    """The reference generator's result of one client count, as written beside the reps: the
+    contract's reference object (which each rep at that client count copies), and wrk's own
+    command line and output."""
+    reference = {key: document.get(key) for key in REFERENCE_KEYS}
     reference["file"] = measurement["output"]
     return {
         "schema_version": 2,
@@ -531,6 +539,7 @@ def reference_record(
         "started_at": document.get("started_at"),
         "ended_at": document.get("ended_at"),
         "reference": reference,
+        "wrk": {key: document.get(key) for key in ("argv", "timeout_s", "url", "wrk_output")},
     }
 
 

@@ -37,10 +37,12 @@ THRESHOLDS: Mapping[str, float] = {
     "rate_overshoot_share": 1.05,
     # A source whose load generator used more than this much of one core set the pace itself.
     "generator_saturated_percent": 90.0,
-    # The generator's own delay (send lag or event-loop delay, p99) is too large when it exceeds
-    # both this floor and this share of the p50 latency it measured.
-    "generator_lag_floor_us": 1000.0,
-    "generator_lag_share_of_p50": 0.5,
+    # At a fixed rate, the generator's own delay (send lag or event-loop delay, p99) is too large
+    # when it exceeds both this floor and this share of the p99 latency it measured: then the
+    # generator makes a good part of the tail. The floor is above the timer granularity of
+    # node's and asyncio's event loops (about 1 ms), which an idle generator shows already.
+    "generator_lag_floor_us": 2000.0,
+    "generator_lag_share_of_p99": 0.25,
     # More than a second's worth of requests in flight at a fixed rate (plus a floor): a queue
     # growing without bound, not a latency.
     "backlog_floor_requests": 10.0,
@@ -153,13 +155,15 @@ def _summary_value(record: Mapping[str, Any], histogram: str, key: str) -> float
     return _number(_get(record, "harness", "histograms", histogram, key))
 
 
-def latency_p50_us(record: Mapping[str, Any]) -> float | None:
-    """The p50 the generator measured from the actual send, in microseconds."""
-    value = _summary_value(record, "latency_uncorrected", "p50")
-    if value is not None:
-        return value
-    loadtest_p50 = _number(_get(record, "loadtest", "percentiles", "50"))
-    return None if loadtest_p50 is None else loadtest_p50 * 1000
+def latency_p99_us(record: Mapping[str, Any]) -> float | None:
+    """The p99 latency measured, in microseconds: from the scheduled send where the harness has
+    it, else from the actual send, else loadtest's whole milliseconds."""
+    for histogram in ("latency_corrected", "latency_uncorrected"):
+        value = _summary_value(record, histogram, "p99")
+        if value is not None:
+            return value
+    loadtest_p99 = _number(_get(record, "loadtest", "percentiles", "99"))
+    return None if loadtest_p99 is None else loadtest_p99 * 1000
 
 
 def generator_lag_p99_us(record: Mapping[str, Any]) -> float | None:
@@ -219,31 +223,42 @@ def _rate_flags(record: Mapping[str, Any]) -> list[str]:
     return []
 
 
+def generator_lag_bound_us(record: Mapping[str, Any]) -> float | None:
+    """The most send lag or event-loop delay (p99) a fixed-rate rep may show: the floor, or a
+    quarter of its p99 latency when that is more. None where the rule does not apply (closed loop: the
+    reference generator judges the generator there)."""
+    if record.get("test") not in FIXED_RATE_TESTS:
+        return None
+    p99 = latency_p99_us(record)
+    if p99 is None:
+        return None
+    return max(THRESHOLDS["generator_lag_floor_us"], THRESHOLDS["generator_lag_share_of_p99"] * p99)
+
+
+def backlog_bound(record: Mapping[str, Any]) -> float | None:
+    """The most requests a fixed-rate rep may have in flight at once: the floor plus a second's
+    worth of the rate asked. None where the rule does not apply."""
+    asked = _number(record.get("requested_rps"))
+    if record.get("test") not in FIXED_RATE_TESTS or not asked:
+        return None
+    return THRESHOLDS["backlog_floor_requests"] + asked * THRESHOLDS["backlog_seconds"]
+
+
 def _generator_flags(record: Mapping[str, Any]) -> list[str]:
     flags = []
     busiest = _number(_get(record, "generator", "cpu_percent_max"))
     if busiest is not None and busiest > THRESHOLDS["generator_saturated_percent"]:
         flags.append("generator_saturated")
-    lag = generator_lag_p99_us(record)
-    p50 = latency_p50_us(record)
-    if lag is not None and p50 is not None:
-        bound = max(
-            THRESHOLDS["generator_lag_floor_us"], THRESHOLDS["generator_lag_share_of_p50"] * p50
-        )
-        if lag > bound:
-            flags.append("generator_lag")
+    lag, bound = generator_lag_p99_us(record), generator_lag_bound_us(record)
+    if lag is not None and bound is not None and lag > bound:
+        flags.append("generator_lag")
     return flags
 
 
 def _backlog_flags(record: Mapping[str, Any]) -> list[str]:
-    if record.get("test") not in FIXED_RATE_TESTS:
-        return []
     peak = _number(_get(record, "harness", "requests", "peak_in_flight"))
-    asked = _number(record.get("requested_rps"))
-    if peak is None or not asked:
-        return []
-    bound = THRESHOLDS["backlog_floor_requests"] + asked * THRESHOLDS["backlog_seconds"]
-    return ["backlog"] if peak > bound else []
+    bound = backlog_bound(record)
+    return ["backlog"] if peak is not None and bound is not None and peak > bound else []
 
 
 def _count_flags(record: Mapping[str, Any]) -> list[str]:

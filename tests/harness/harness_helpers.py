@@ -16,7 +16,12 @@ MODULE_PATH = ROOT / "library" / "bench_rep.py"
 
 
 def load_bench_rep() -> ModuleType:
-    """library/bench_rep.py, the Ansible module, imported as a plain module."""
+    """library/bench_rep.py, the Ansible module, imported as a plain module. Ansible hands it the
+    rule book as ansible.module_utils.channels_bench_rules; here the same file is put there."""
+    sys.path.insert(0, str(ROOT))
+    from module_utils import channels_bench_rules
+
+    sys.modules["ansible.module_utils.channels_bench_rules"] = channels_bench_rules
     spec = importlib.util.spec_from_file_location("bench_rep", MODULE_PATH)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)

@@ -1,4 +1,6 @@
-"""bench_rep: merging the sources' loadtest results, flags, and the refusal to overwrite."""
+"""bench_rep: a pass's driver documents become rep files - sources merged exactly (loadtest's
+results and the harness's HdrHistograms), the reference attached, restarts attributed, flagged
+with the rule book, written atomically and never over an existing file."""
 
 from __future__ import annotations
 
@@ -6,20 +8,49 @@ import copy
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from harness_helpers import MODULE_PATH, driver_document
+from harness_helpers import FIXTURES, ROOT, driver_document
+from hdrh.histogram import HdrHistogram
 
-REAL_RESULTS = ["latency", "throughput", "latency-errors"]
-PLAN = {
-    "url": "http://127.0.0.1:8000/",
-    "rps": 200,
-    "clients": None,
-    "duration_s": 3,
-    "warmup_s": 0.5,
-    "keepalive": False,
-    "request_timeout_ms": 10000,
-}
+from module_utils import channels_bench_rules
+
+SERIES = FIXTURES / "series"
+PLAN = {"keepalive": False, "request_timeout_ms": 10000, "warmup_s": 1.0}
+
+
+def document(name: str) -> dict:
+    return json.loads((SERIES / f"{name}.json").read_text())
+
+
+def series() -> list[dict]:
+    return [
+        {"test": "latency", "rep": 1, "rps": 20, "duration_s": 8, "warmup_s": 1,
+         "output": "latency/rep-1.json"},
+        {"test": "reference", "clients": 2, "duration_s": 1,
+         "output": "throughput/c2/reference-1.json"},
+        {"test": "throughput", "rep": 1, "clients": 2, "duration_s": 2, "warmup_s": 1,
+         "output": "throughput/c2/rep-1.json"},
+    ]  # fmt: skip
+
+
+def params(tmp_path: Path, **overrides) -> dict:
+    return {
+        "run_dir": str(tmp_path / "run"),
+        "run_id": "20261129T153730Z-f587",
+        "setup": "2016/gunicorn",
+        "round": 1,
+        "plan": PLAN,
+        "url": "http://127.0.0.1:8000/",
+        "series": series(),
+        "sources": ["localhost"],
+        "documents": {"localhost": [document("latency-rep-1"),
+                                    document("throughput-c2-reference-1"),
+                                    document("throughput-c2-rep-1")]},
+        "server": {},
+        "schema_version": 2,
+    } | overrides  # fmt: skip
 
 
 def split_result(result: dict, share: int) -> tuple[dict, dict]:
@@ -50,230 +81,165 @@ def split_result(result: dict, share: int) -> tuple[dict, dict]:
     return parts
 
 
-@pytest.mark.parametrize("name", REAL_RESULTS)
-def test_percentiles_follow_loadtest(bench_rep, name):
+def test_both_callers_use_the_one_rule_book(bench_rep):
+    assert bench_rep.rule_flags is channels_bench_rules.flags
+    assert bench_rep.loadtest_percentiles is channels_bench_rules.loadtest_percentiles
+    from analysis import _flags, _load
+
+    assert _load.rules is channels_bench_rules
+    assert _flags.rules is channels_bench_rules
+
+
+@pytest.mark.parametrize("name", ["latency", "throughput", "latency-errors"])
+def test_one_source_keeps_loadtests_result_unchanged(bench_rep, name):
     result = driver_document(name)["loadtest"]
-    histogram = {int(key): count for key, count in result["histogramMs"].items()}
-    computed = bench_rep.percentiles_from_histogram(histogram, result["totalRequests"])
-    assert computed == result["percentiles"]
+    assert bench_rep.merge_loadtest([result]) == result
 
 
-def test_percentile_at_zero_ms_moves_on_as_in_loadtest(bench_rep):
-    # JavaScript's !0 is true: loadtest keeps looking after finding a percentile at 0 ms.
-    assert bench_rep.percentiles_from_histogram({0: 80, 1: 20}, 100)["50"] == 1
-    assert bench_rep.percentiles_from_histogram({0: 40, 1: 60}, 100)["50"] == 1
-
-
-def test_percentile_never_exceeded_is_false(bench_rep):
-    # Requests counted in totalRequests but not in the histogram (finished after the stop).
-    percentiles = bench_rep.percentiles_from_histogram({3: 50, 4: 39}, 100)
-    assert percentiles == {"50": 4, "90": False, "95": False, "99": False}
-
-
-@pytest.mark.parametrize("name", REAL_RESULTS)
-def test_one_source_keeps_loadtest_numbers(bench_rep, name):
-    result = driver_document(name)["loadtest"]
-    merged = bench_rep.merge_loadtest([result])
-    for key in ("histogramMs", "percentiles", "errorCodes", "totalRequests", "totalErrors"):
-        assert merged[key] == result[key], key
-    assert merged["meanLatencyMs"] == result["meanLatencyMs"]
-    assert merged["startTimeMs"] == result["startTimeMs"]
-    assert merged["effectiveRps"] == round(result["totalRequests"] / result["elapsedSeconds"], 2)
-    assert round(merged["effectiveRps"]) == result["effectiveRps"]
-
-
-@pytest.mark.parametrize("name", REAL_RESULTS)
+@pytest.mark.parametrize("name", ["latency", "throughput", "latency-errors"])
 @pytest.mark.parametrize("share", [1, 2, 3])
 def test_two_sources_merge_into_the_single_run(bench_rep, name, share):
-    single = driver_document(name)["loadtest"]
-    first, second = split_result(single, share)
-    merged = bench_rep.merge_loadtest([first, second])
-    for key in (
-        "histogramMs",
-        "percentiles",
-        "errorCodes",
-        "totalRequests",
-        "totalErrors",
-        "meanLatencyMs",
-        "maxLatencyMs",
-        "minLatencyMs",
-        "elapsedSeconds",
-        "accumulatedMs",
-    ):
-        assert merged[key] == single[key], key
-    assert merged["effectiveRps"] == round(single["totalRequests"] / single["elapsedSeconds"], 2)
-    # Two hosts' monotonic clocks say nothing about each other.
+    result = driver_document(name)["loadtest"]
+    merged = bench_rep.merge_loadtest(split_result(result, share))
+    for key in ("histogramMs", "percentiles", "errorCodes", "totalRequests", "totalErrors",
+                "maxLatencyMs", "minLatencyMs"):  # fmt: skip
+        assert merged[key] == result[key], key
+    assert merged["meanLatencyMs"] == result["meanLatencyMs"]
     assert merged["startTimeMs"] is None and merged["stopTimeMs"] is None
 
 
-def test_several_sources_add_up_rate_and_clients(bench_rep):
-    first = driver_document("throughput")["loadtest"]
-    second = copy.deepcopy(first)
-    second["elapsedSeconds"] = first["elapsedSeconds"] + 0.5
-    merged = bench_rep.merge_loadtest([first, second])
-    assert merged["clients"] == 2 * first["clients"]
-    assert merged["concurrency"] == 2 * first["concurrency"]
-    assert merged["totalRequests"] == 2 * first["totalRequests"]
-    # The measured part is the longest of the sources'.
-    assert merged["elapsedSeconds"] == second["elapsedSeconds"]
-    assert merged["effectiveRps"] == round(2 * first["totalRequests"] / second["elapsedSeconds"], 2)
-    latency = driver_document("latency")["loadtest"]
-    assert bench_rep.merge_loadtest([latency, latency])["requestsPerSecond"] == 400
+def histogram(values: list[int]) -> HdrHistogram:
+    recorded = HdrHistogram(1, 3_600_000_000, 3)
+    for value in values:
+        recorded.record_value(value)
+    return recorded
 
 
-@pytest.mark.parametrize(
-    ("test", "requested", "achieved", "cpu", "errors", "flags"),
-    [
-        ("latency", 300, 300.0, 30.0, 0, []),
-        ("latency", 300, 297.0, 30.0, 0, []),
-        ("latency", 300, 296.99, 30.0, 0, ["rate_shortfall"]),
-        ("latency", 300, 300.0, 90.0, 0, []),
-        ("latency", 300, 300.0, 90.1, 0, ["generator_saturated"]),
-        ("latency", 300, 300.0, None, 1, ["errors"]),
-        ("latency", 300, 150.0, 99.0, 3, ["rate_shortfall", "generator_saturated", "errors"]),
-        ("throughput", None, 12.0, 30.0, 0, []),
-        ("throughput", 300, 12.0, 30.0, 0, []),
-    ],
-)
-def test_flags(bench_rep, test, requested, achieved, cpu, errors, flags):
-    assert (
-        bench_rep.rep_flags(
-            test=test,
-            requested_rps=requested,
-            achieved_rps=achieved,
-            generator_cpu_percent_max=cpu,
-            total_errors=errors,
-        )
-        == flags
-    )
+def test_histograms_of_sources_merge_exactly(bench_rep):
+    first, second = [100, 250, 900, 12_000], [130, 180, 5000, 5000, 77_000]
+    parts = [
+        {"encoded": histogram(values).encode().decode()} | {"count": len(values)}
+        for values in (first, second)
+    ]
+    merged = bench_rep.merge_histograms(parts)
+    whole = histogram(first + second)
+    assert merged["count"] == 9
+    for key, percentile in (("p50", 50), ("p90", 90), ("p99", 99), ("p99.9", 99.9)):
+        assert merged[key] == whole.get_value_at_percentile(percentile), key
+    assert merged["max"] == whole.get_max_value()
+    assert HdrHistogram.decode(merged["encoded"]).get_total_count() == 9
 
 
-def record(bench_rep, sources, **overrides):
-    arguments = {
-        "run_id": "20261128T180511Z-3f9a",
-        "setup": "gunicorn",
-        "test": "latency",
-        "rep": 1,
-        "plan": PLAN,
-        "sources": sources,
-        "requested_rps": 200,
-    } | overrides
-    return bench_rep.build_record(**arguments)
+def test_a_pass_writes_one_file_per_measurement(bench_rep, tmp_path):
+    result = bench_rep.write_pass(params(tmp_path))
+    setup_dir = tmp_path / "run" / "2016" / "gunicorn"
+    assert sorted(str(p.relative_to(setup_dir)) for p in setup_dir.rglob("*.json")) == [
+        "latency/rep-1.json", "throughput/c2/reference-1.json", "throughput/c2/rep-1.json",
+    ]
+    assert result["missing"] == [] and [rep["test"] for rep in result["reps"]] == [
+        "latency", "throughput",
+    ]
+    latency = json.loads((setup_dir / "latency" / "rep-1.json").read_text())
+    assert latency["schema_version"] == 2 and latency["setup"] == "2016/gunicorn"
+    assert latency["requested_rps"] == 20 and latency["plan"]["duration_s"] == 8
+    # One source: its documents' loadtest result and harness measurement, unchanged.
+    assert latency["loadtest"] == document("latency-rep-1")["loadtest"]
+    assert latency["harness"] == document("latency-rep-1")["harness"]
+    assert latency["flags"] == channels_bench_rules.flags(latency)
+    assert latency["valid"] is (latency["flags"] == [])
+    # No leftovers of the atomic writes.
+    assert not [p for p in setup_dir.rglob("*") if p.name.startswith(".")]
 
 
-def test_record_follows_the_contract(bench_rep):
-    document = driver_document("latency")
-    rep = record(bench_rep, [document], expected_hosts=["localhost"])
-    assert set(rep) == {
-        "schema_version", "run_id", "setup", "test", "rep", "plan", "source_hosts",
-        "started_at", "ended_at", "loadtest", "sources", "requested_rps", "achieved_rps",
-        "generator", "flags", "valid",
-    }  # fmt: skip
-    assert rep["source_hosts"] == ["localhost"]
-    assert rep["started_at"] == document["started_at"]
-    assert rep["ended_at"] == document["ended_at"]
-    assert rep["sources"][0]["loadtest"] == document["loadtest"]
-    assert rep["sources"][0]["generator"]["cpu_percent"] == document["generator"]["cpu_percent"]
-    assert rep["generator"] == {"cpu_percent_max": document["generator"]["cpu_percent"]}
-    assert rep["achieved_rps"] == pytest.approx(200, rel=0.01)
-    assert rep["flags"] == [] and rep["valid"] is True
+def test_each_closed_loop_rep_carries_the_reference_of_its_client_count(bench_rep, tmp_path):
+    bench_rep.write_pass(params(tmp_path))
+    rep = json.loads((tmp_path / "run/2016/gunicorn/throughput/c2/rep-1.json").read_text())
+    reference = document("throughput-c2-reference-1")
+    assert rep["reference"]["tool"] == "wrk" and rep["reference"]["rps"] == reference["rps"]
+    assert rep["reference"]["file"] == "throughput/c2/reference-1.json"
+    assert "wrk_output" not in rep["reference"]
+    written = json.loads((tmp_path / "run/2016/gunicorn/throughput/c2/reference-1.json").read_text())
+    assert written["wrk"]["wrk_output"] == reference["wrk_output"]
+    assert ("generator_limited" in rep["flags"]) == (rep["achieved_rps"] < 0.8 * reference["rps"])
 
 
-def test_record_of_two_sources(bench_rep):
-    first = driver_document("latency")
-    second = copy.deepcopy(first)
-    second["host"] = "source-2"
-    second["started_at"] = "2000-01-01T00:00:00.000Z"
-    second["generator"]["cpu_percent"] = 95.0
-    rep = record(bench_rep, [first, second], requested_rps=400)
-    assert rep["source_hosts"] == ["localhost", "source-2"]
-    assert rep["started_at"] == "2000-01-01T00:00:00.000Z"
-    assert rep["generator"]["cpu_percent_max"] == 95.0
-    assert rep["flags"] == ["generator_saturated"] and rep["valid"] is False
+def test_what_was_measured_is_written_and_what_was_not_is_reported(bench_rep, tmp_path):
+    half = params(tmp_path, documents={"localhost": [document("latency-rep-1")]})
+    result = bench_rep.write_pass(half)
+    assert result["missing"] == ["throughput/c2/reference-1.json", "throughput/c2/rep-1.json"]
+    assert (tmp_path / "run/2016/gunicorn/latency/rep-1.json").exists()
 
 
-def test_record_flags_errors_and_shortfall(bench_rep):
-    rep = record(bench_rep, [driver_document("latency-errors")], requested_rps=200)
-    assert rep["flags"] == ["rate_shortfall", "errors"]
-    assert rep["valid"] is False
-    assert rep["loadtest"]["errorCodes"] == {"-1": 267}
+def test_an_existing_rep_is_never_overwritten(bench_rep, tmp_path):
+    bench_rep.write_pass(params(tmp_path))
+    path = tmp_path / "run/2016/gunicorn/latency/rep-1.json"
+    before = path.read_bytes()
+    with pytest.raises(bench_rep.RepError, match="never overwritten"):
+        bench_rep.write_pass(params(tmp_path))
+    assert path.read_bytes() == before
 
 
-def test_throughput_record_has_no_requested_rate(bench_rep):
-    rep = record(bench_rep, [driver_document("throughput")], test="throughput", requested_rps=None)
-    assert rep["requested_rps"] is None
-    assert rep["flags"] == []
+SUPERVISORD_LOG = """\
+2026-11-29 15:38:03,101 INFO spawned: 'gunicorn' with pid 4242
+2026-11-29 15:38:05,102 INFO success: gunicorn entered RUNNING state
+2026-11-29 15:38:24,500 WARN exited: gunicorn (terminated by SIGKILL; not expected)
+2026-11-29 15:38:24,512 INFO spawned: 'gunicorn' with pid 4343
+"""
 
 
-def test_missing_source_fails(bench_rep):
-    with pytest.raises(bench_rep.RepError, match="no result from source-2"):
-        record(bench_rep, [driver_document("latency")], expected_hosts=["localhost", "source-2"])
-    with pytest.raises(bench_rep.RepError, match="twice"):
-        record(bench_rep, [driver_document("latency")] * 2)
-    with pytest.raises(bench_rep.RepError, match="nothing was measured"):
-        record(bench_rep, [])
-
-
-def test_write_exclusive_refuses_an_existing_file(bench_rep, tmp_path):
-    path = tmp_path / "gunicorn" / "latency" / "rep-1.json"
-    bench_rep.write_exclusive(str(path), "first\n")
-    with pytest.raises(FileExistsError):
-        bench_rep.write_exclusive(str(path), "second\n")
-    assert path.read_text() == "first\n"
-
-
-def run_module(tmp_path, arguments):
-    args_file = tmp_path / "args.json"
-    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": arguments}))
-    completed = subprocess.run(
-        [sys.executable, str(MODULE_PATH), str(args_file)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return json.loads(completed.stdout)
-
-
-def test_module_writes_once_and_never_overwrites(tmp_path):
-    dest = tmp_path / "run" / "gunicorn" / "latency" / "rep-1.json"
-    arguments = {
-        "dest": str(dest),
-        "run_id": "20261128T180511Z-3f9a",
-        "setup": "gunicorn",
-        "test": "latency",
-        "rep": 1,
-        "plan": PLAN,
-        "sources": [driver_document("latency")],
-        "expected_hosts": ["localhost"],
-        "requested_rps": 200,
+def test_a_restart_during_a_rep_is_attributed_to_it(bench_rep, tmp_path):
+    server = {
+        "group": "django_http",
+        "status_before": ["django_http:gunicorn   RUNNING   pid 4242, uptime 0:00:20"],
+        "supervisord_log": SUPERVISORD_LOG,
+        "tz_offset": "+0000",
     }
+    bench_rep.write_pass(params(tmp_path, server=server))
+    latency = json.loads((tmp_path / "run/2016/gunicorn/latency/rep-1.json").read_text())
+    # The latency rep ran from 15:38:21 to 15:38:29 (UTC): the kill at 15:38:24 is inside it.
+    assert latency["server"]["pids_before"] == {"gunicorn": 4242}
+    assert latency["server"]["pids_after"] == {"gunicorn": 4343}
+    assert [e["event"] for e in latency["server"]["events"]] == ["exited", "spawned"]
+    assert "server_restarted" in latency["flags"] and latency["valid"] is False
+    later = json.loads((tmp_path / "run/2016/gunicorn/throughput/c2/rep-1.json").read_text())
+    assert later["server"]["pids_before"] == later["server"]["pids_after"] == {"gunicorn": 4343}
+    assert "server_restarted" not in later["flags"]
+
+
+def test_supervisord_local_time_is_turned_into_utc(bench_rep):
+    [event] = bench_rep.server_events(
+        "2026-11-29 16:38:24,500 INFO spawned: 'worker_01' with pid 7\n", "+0100"
+    )
+    assert event["name"] == "worker_01" and event["pid"] == 7
+    assert event["time"].isoformat() == "2026-11-29T15:38:24.500000+00:00"
+
+
+def run_module(tmp_path: Path, arguments: dict) -> dict:
+    """The module through Ansible itself (the rule book is a module_utils of ansible.cfg)."""
+    (tmp_path / "args.json").write_text(json.dumps({"bench_rep_args": arguments}))
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - bench_rep: '{{ bench_rep_args }}'\n      register: written\n      ignore_errors: true\n"
+        "    - ansible.builtin.copy:\n        content: '{{ written | to_json }}'\n"
+        f"        dest: {tmp_path}/result.json\n        mode: '0644'\n"
+    )
+    completed = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), str(playbook),
+         "-e", f"@{tmp_path / 'args.json'}"],
+        cwd=ROOT, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert (tmp_path / "result.json").exists(), completed.stdout[-3000:] + completed.stderr
+    return json.loads((tmp_path / "result.json").read_text())
+
+
+def test_the_module_writes_once_and_never_overwrites(tmp_path):
+    arguments = params(tmp_path)
     first = run_module(tmp_path, arguments)
     assert first.get("failed") is not True, first
-    assert first["changed"] is True and first["valid"] is True
-    written = dest.read_bytes()
-    rep = json.loads(written)
-    assert rep["rep"] == 1 and rep["loadtest"]["totalRequests"] == 600
-
-    again = run_module(tmp_path, arguments | {"sources": [driver_document("latency-errors")]})
-    assert again["failed"] is True
-    assert "never overwritten" in again["msg"]
-    assert dest.read_bytes() == written
-
-
-def test_module_reports_a_missing_source(tmp_path):
-    dest = tmp_path / "rep-1.json"
-    result = run_module(
-        tmp_path,
-        {
-            "dest": str(dest),
-            "run_id": "r",
-            "setup": "ipc",
-            "test": "throughput",
-            "rep": 1,
-            "plan": PLAN,
-            "sources": [driver_document("throughput")],
-            "expected_hosts": ["localhost", "source-2"],
-        },
-    )
-    assert result["failed"] is True and "source-2" in result["msg"]
-    assert not dest.exists()
+    assert first["changed"] is True and first["missing"] == []
+    assert len(first["lines"]) == 2 and first["lines"][0].startswith("[2016/gunicorn] 1/2 latency")
+    written = (tmp_path / "run/2016/gunicorn/latency/rep-1.json").read_bytes()
+    again = run_module(tmp_path, arguments)
+    assert again["failed"] is True and "never overwritten" in again["msg"]
+    assert (tmp_path / "run/2016/gunicorn/latency/rep-1.json").read_bytes() == written

@@ -56,7 +56,7 @@ def assert_merged(rep: dict) -> None:
 
 
 def test_latency_rate_is_split_and_merged(run_dir: Path) -> None:
-    rep = load(run_dir / "gunicorn" / "latency" / "rep-1.json")
+    rep = load(run_dir / "2016" / "gunicorn" / "latency" / "rep-1.json")
     assert rep["source_hosts"] == ["localhost", "source2"]
     assert [source["rps"] for source in rep["sources"]] == [25, 25]
     assert rep["loadtest"]["requestsPerSecond"] == 50
@@ -69,10 +69,10 @@ def test_latency_rate_is_split_and_merged(run_dir: Path) -> None:
 
 
 def test_clients_are_split_as_whole_numbers(run_dir: Path) -> None:
-    one = load(run_dir / "gunicorn" / "throughput" / "c1" / "rep-1.json")
+    one = load(run_dir / "2016" / "gunicorn" / "throughput" / "c1" / "rep-1.json")
     assert one["source_hosts"] == ["localhost"]
     assert one["plan"]["clients"] == 1
-    three = load(run_dir / "gunicorn" / "throughput" / "c3" / "rep-1.json")
+    three = load(run_dir / "2016" / "gunicorn" / "throughput" / "c3" / "rep-1.json")
     assert three["source_hosts"] == ["localhost", "source2"]
     assert [source["clients"] for source in three["sources"]] == [2, 1]
     assert three["loadtest"]["clients"] == 3
@@ -83,5 +83,5 @@ def test_clients_are_split_as_whole_numbers(run_dir: Path) -> None:
 def test_run_json_says_the_setup_was_measured(run_dir: Path) -> None:
     run = load(run_dir / "run.json")
     assert run["status"] == "complete"
-    assert run["setups_completed"] == ["gunicorn"]
+    assert run["setups_completed"] == ["2016/gunicorn"]
     assert run["topology"]["source"] == ["localhost", "source2"]
