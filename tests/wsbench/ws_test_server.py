@@ -42,6 +42,7 @@ HELD_US: list[int] = []
 
 
 def options(connection: ServerConnection) -> dict[str, int]:
+    assert connection.request is not None
     query = parse_qs(urlsplit(connection.request.path).query)
     return {key: int(values[0]) for key, values in query.items()}
 
@@ -85,6 +86,7 @@ async def deliver(
 
 
 async def handler(connection: ServerConnection) -> None:
+    assert connection.request is not None
     path = urlsplit(connection.request.path).path
     faults = options(connection)
     if path == "/stats/":

@@ -312,7 +312,7 @@ def connect_fields(check: Checker) -> dict[str, Any]:
         check.problems.append(f"server_pids must be a list of process ids, not {pids!r}")
         pids = []
     return {
-        "steps": tuple(steps) if valid_steps else (),
+        "steps": tuple(steps) if valid_steps and isinstance(steps, list) else (),
         "hold_s": check.number("hold_s", None, 0, above=True),
         "server_pids": tuple(pids),
     }
