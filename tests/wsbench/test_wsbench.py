@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -110,6 +111,13 @@ def test_echo_counts_every_message_and_has_the_contract_shape(wsbench, test_serv
     assert sum(harness["timeline"]["sent"]) == messages["sent"]
     assert sum(harness["timeline"]["received"]) == messages["received"]
     assert harness["timeline"]["bin_s"] == 0.1
+    # The measured part's UTC times, warm-up excluded.
+    started, ended = (
+        datetime.fromisoformat(document[key].replace("Z", "+00:00"))
+        for key in ("started_at", "ended_at")
+    )
+    assert document["started_at"].endswith("Z")
+    assert (ended - started).total_seconds() == pytest.approx(1.0, abs=0.01)
     assert document["warmup"]["sent"] == pytest.approx(120, abs=4)
     generator = document["generator"]
     assert 0 < generator["cpu_percent"] == generator["cpu_percent_max"]
@@ -189,7 +197,7 @@ def test_fanout_counts_duplicates_and_late_messages(wsbench, test_server, tmp_pa
         wsbench,
         tmp_path,
         test="ws-fanout",
-        url=test_server.url("/fanout/{group}/?duplicate_every=7&late_every=5&late_ms=60"),
+        url=test_server.url("/fanout/{group}/?duplicate_every=7&late_every=5&late_ms=200"),
         groups=1,
         subscribers=2,
         rate=50,

@@ -120,8 +120,11 @@ def now_ns() -> int:
     return time.monotonic_ns()
 
 
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def utc_at(instant_ns: int) -> str:
+    """The UTC time of a monotonic instant, as the results contract writes times."""
+    wall_ns = time.time_ns() - (now_ns() - instant_ns)
+    moment = datetime.fromtimestamp(wall_ns / 1e9, UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 # The spec.
@@ -456,7 +459,8 @@ class Timeline:
         counts[index] += 1
 
     def document(self) -> dict[str, Any]:
-        length = max([len(c) for c in self.bins.values()] + [round(self.window.duration_s * 10)])
+        planned = round(self.window.duration_s / TIMELINE_BIN_S)
+        length = max([len(c) for c in self.bins.values()] + [planned])
         padded = {name: counts + [0] * (length - len(counts)) for name, counts in self.bins.items()}
         return {"bin_s": TIMELINE_BIN_S, **padded}
 
@@ -1133,12 +1137,7 @@ def affinity() -> str:
 
 
 def build_document(
-    spec: Spec,
-    raw_spec: Mapping[str, Any],
-    measured: dict[str, Any],
-    generator: dict[str, Any],
-    started_at: str,
-    ended_at: str,
+    spec: Spec, measured: dict[str, Any], generator: dict[str, Any]
 ) -> dict[str, Any]:
     window: Window = measured["window"]
     histograms = {name: h.summary() for name, h in measured["histograms"].items()}
@@ -1152,8 +1151,9 @@ def build_document(
         "host": spec.host,
         "url": spec.url,
         "plan": {key: plan_value(getattr(spec, key)) for key in plan_keys(spec.test)},
-        "started_at": started_at,
-        "ended_at": ended_at,
+        # The measured part, warm-up excluded.
+        "started_at": utc_at(window.measure_ns),
+        "ended_at": utc_at(window.end_ns),
         "duration_s": round(window.duration_s, 3),
         "warmup": measured["warmup"],
         "requested_rate": measured["requested_rate"],
@@ -1274,9 +1274,8 @@ def run_bound_s(spec: Spec) -> float:
     return connecting + phases + RUN_SLACK_S
 
 
-async def measure(spec: Spec, raw_spec: Mapping[str, Any]) -> dict[str, Any]:
+async def measure(spec: Spec) -> dict[str, Any]:
     generator: dict[str, Any] = {}
-    started_at = utc_now()
     try:
         async with asyncio.timeout(run_bound_s(spec)):
             measured = await RUNNERS[spec.test](spec, generator)
@@ -1284,7 +1283,7 @@ async def measure(spec: Spec, raw_spec: Mapping[str, Any]) -> dict[str, Any]:
         raise RunError(
             f"the run took longer than its bound of {run_bound_s(spec):.0f} s"
         ) from error
-    return build_document(spec, raw_spec, measured, generator, started_at, utc_now())
+    return build_document(spec, measured, generator)
 
 
 def run_spec(raw_spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -1292,7 +1291,7 @@ def run_spec(raw_spec: Mapping[str, Any]) -> dict[str, Any]:
     spec = parse_spec(raw_spec)
     raise_fd_limit(planned_connections(spec))
     check_output_writable(spec.output)
-    document = asyncio.run(measure(spec, raw_spec))
+    document = asyncio.run(measure(spec))
     write_exclusive(spec.output, json.dumps(document) + "\n")
     return document
 
@@ -1329,7 +1328,7 @@ async def self_check_run(output: Path) -> dict[str, Any]:
             "message_timeout_s": 2,
         }
         spec = parse_spec(raw)
-        return await measure(spec, raw)
+        return await measure(spec)
 
 
 def self_check() -> int:
