@@ -19,7 +19,8 @@ Tests (spec["test"]):
 The document (docs/stack-2026.md describes it) is written to spec["output"] through a temporary
 file and link(2), which never replaces an existing file, and printed on stdout as one line. An
 existing output, or any problem in the spec, stops the client before it opens a connection.
-Exit status: 0 written, 1 the run failed (nothing written), 2 bad spec or usage.
+Exit status: 0 written, 1 the run failed (nothing written), 2 bad spec or usage, 130
+interrupted (nothing written).
 """
 
 from __future__ import annotations
@@ -1369,6 +1370,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunError as error:
         print(f"wsbench: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("wsbench: interrupted; nothing written", file=sys.stderr)
+        return 130
     print(json.dumps(document))
     return 0
 
