@@ -1,0 +1,81 @@
+"""wsbench: the client's virtualenv at its pins, the client running, and a real measurement."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+ROOT = "/opt/channels-bench/wsbench"
+PYTHON = f"{ROOT}/venv/bin/python"
+ECHO_PORT = 18390
+
+
+@pytest.fixture(scope="module")
+def pins(role_file) -> dict:
+    return role_file("wsbench", "vars/main.yml")["wsbench_requirements"]
+
+
+@pytest.fixture(scope="module")
+def echo_server(host):
+    """A websockets echo server on the container's loopback, from the client's own venv."""
+    host.check_output(
+        "nohup %s -c %s >/tmp/molecule-echo.log 2>&1 & echo $! >/tmp/molecule-echo.pid",
+        PYTHON,
+        "import asyncio\n"
+        "from websockets.asyncio.server import serve\n"
+        "async def echo(c):\n"
+        "    async for m in c: await c.send(m)\n"
+        "async def main():\n"
+        f"    async with serve(echo, '127.0.0.1', {ECHO_PORT}): await asyncio.Future()\n"
+        "asyncio.run(main())\n",
+    )
+    host.check_output(
+        "for try in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/%s) 2>/dev/null && exit 0;"
+        " sleep 0.1; done; exit 1",
+        str(ECHO_PORT),
+    )
+    yield f"ws://127.0.0.1:{ECHO_PORT}/"
+    host.run("kill $(cat /tmp/molecule-echo.pid)")
+
+
+def test_python_in_range(host):
+    version = host.check_output("%s -c 'import sys; print(*sys.version_info[:2])'", PYTHON)
+    assert (3, 11) <= tuple(map(int, version.split())) <= (3, 13)
+
+
+def test_packages_at_their_pins(host, pip_freeze, canonical, pins):
+    frozen = pip_freeze(PYTHON)
+    for name, version in pins.items():
+        assert frozen.get(canonical(name)) == version, name
+
+
+def test_help_and_self_check(host):
+    assert "ws-fanout" in host.check_output("%s %s/wsbench.py --help", PYTHON, ROOT)
+    assert host.check_output("%s %s/wsbench.py --self-check", PYTHON, ROOT).startswith(
+        "wsbench self-check: ok"
+    )
+
+
+def test_an_echo_measurement_is_written_once(host, echo_server):
+    host.run("rm -rf /tmp/molecule-wsbench")
+    spec = {
+        "test": "ws-echo",
+        "url": echo_server,
+        "output": "/tmp/molecule-wsbench/echo.json",
+        "connections": 2,
+        "rate": 50,
+        "duration_s": 1,
+        "warmup_s": 0.2,
+    }
+    host.check_output(
+        "mkdir -p /tmp/molecule-wsbench && echo %s > /tmp/molecule-wsbench/spec.json",
+        json.dumps(spec),
+    )
+    run = host.run("timeout 60 %s %s/wsbench.py /tmp/molecule-wsbench/spec.json", PYTHON, ROOT)
+    assert run.rc == 0, run.stdout + run.stderr
+    document = json.loads(host.file(spec["output"]).content_string)
+    messages = document["harness"]["messages"]
+    assert messages["sent"] > 0 and messages["received"] == messages["sent"]
+    again = host.run("timeout 60 %s %s/wsbench.py /tmp/molecule-wsbench/spec.json", PYTHON, ROOT)
+    assert again.rc == 2 and "exists already" in again.stderr

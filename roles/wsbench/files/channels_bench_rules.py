@@ -1,0 +1,1 @@
+../../../module_utils/channels_bench_rules.py
