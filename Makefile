@@ -7,13 +7,18 @@ SETUP ?= all
 STACK ?= 2016
 BENCH_ARGS ?=
 
-.PHONY: bench bench-aws test deploy bootstrap lint clean-venv
+.PHONY: bench bench-aws calibrate test deploy bootstrap lint clean-venv
 
 bootstrap:
 	@scripts/bootstrap-controller.sh
 
 bench: bootstrap
 	@SETUP=$(SETUP) STACK=$(STACK) BENCH_ARGS="$(BENCH_ARGS)" scripts/bench.sh
+
+# The instrument against known delays (playbooks/calibrate.yml): passes when the harness's p50 is
+# within 0.5 ms of each delay plus the baseline.
+calibrate: bootstrap
+	$(BIN)/ansible-playbook playbooks/calibrate.yml $(BENCH_ARGS)
 
 # The same benchmark on an EC2 fleet (docs/aws.md); tears the fleet down however the run ends.
 bench-aws: bootstrap

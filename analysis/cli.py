@@ -1,9 +1,10 @@
-"""Command line: `python -m analysis {report,compare,seed,headline} ...`
+"""Command line: `python -m analysis {report,compare,seed,headline,calibrate} ...`
 (also `channels-bench-analysis`).
 
 Exit status: 0 when everything was read and written; 1 when the outputs were written but some
 files of a run could not be read (each problem is printed on stderr and listed in the output);
-2 when an input is not a run directory at all or the arguments are wrong.
+2 when an input is not a run directory at all or the arguments are wrong; 3 when a calibration
+was judged and failed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from . import _plots, _style
 from ._analysis import analyse
+from ._calibrate import CalibrationError, write_calibration
 from ._compare import render_comparison
 from ._headline import headline
 from ._load import RunReadError, load_run
@@ -27,6 +29,7 @@ from ._timeline import DEFAULT_BIN_S, BinError, usable_bin
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
 EXIT_BAD_INPUT = 2
+EXIT_CALIBRATION_FAILED = 3
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,16 @@ def _headline(args: argparse.Namespace) -> int:
     return _say_problems(run, run.problems)
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    try:
+        passed, text = write_calibration(args.run_dir)
+    except CalibrationError as error:
+        print(f"analysis: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    sys.stdout.write(text)
+    return EXIT_OK if passed else EXIT_CALIBRATION_FAILED
+
+
 COMMANDS = {
     "report": Command(
         "summary.json, charts (PNG and SVG) and report.md for one run", _report_arguments, _report
@@ -147,6 +160,11 @@ COMMANDS = {
         ),
         _seed,
     ),
+    "calibrate": Command(
+        "judge a calibration run (playbooks/calibrate.yml): known delays against the instrument",
+        lambda parser: _run_arguments(parser, None),
+        _calibrate,
+    ),
     "headline": Command(
         "the run's answer in one paragraph: which setup, by how much, can I trust it",
         lambda parser: _run_arguments(parser, None),
@@ -159,7 +177,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m analysis",
         description="Charts, reports and comparisons of channels-bench results.",
-        epilog="Exit status: 0 all read; 1 written, but some files could not be read; 2 bad input.",
+        epilog="Exit status: 0 all read; 1 written, but some files could not be read; 2 bad input; "
+        "3 a calibration failed.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, command in COMMANDS.items():

@@ -54,6 +54,11 @@ PLAN_VALUES: Mapping[str, Mapping[str, Any]] = {
         "may_be_empty": True,
     },
     "sweep_duration_s": {"kind": "float", "min": 0.0, "max": 3600.0, "exclusive_min": True},
+    "calibrate_delays_ms": {"kind": "int_list", "min": 0, "max": 5000, "max_items": 10},
+    "calibrate_rps": {"kind": "float", "min": 0.0, "max": 1000.0, "exclusive_min": True},
+    "calibrate_duration_s": {"kind": "float", "min": 0.0, "max": 600.0, "exclusive_min": True},
+    "tests": {"kind": "choice_list", "choices": ("latency", "throughput", "calibrate", "ws-echo",
+                                                 "ws-fanout", "ws-connect"), "max_items": 6},
 }
 
 
@@ -116,8 +121,21 @@ def _bounds_text(rule: Mapping[str, Any]) -> str:
     return f"{above} {low:g} and at most {rule['max']:g}"
 
 
+def _check_choices(name: str, value: Any, rule: Mapping[str, Any]) -> tuple[Any, str | None]:
+    items = _parse_list(value)
+    want = f"a list of tests among {', '.join(rule['choices'])} (empty: each setup's own)"
+    if items is None or len(items) > rule["max_items"]:
+        return None, _problem(name, value, want)
+    names = [str(item) for item in items]
+    if any(item not in rule["choices"] for item in names) or len(set(names)) != len(names):
+        return None, _problem(name, value, want)
+    return names, None
+
+
 def _check_value(name: str, value: Any, rule: Mapping[str, Any]) -> tuple[Any, str | None]:
     kind = rule["kind"]
+    if kind == "choice_list":
+        return _check_choices(name, value, rule)
     if kind == "bool":
         parsed = _parse_bool(value)
         return parsed, None if parsed is not None else _problem(name, value, "true or false")
@@ -201,86 +219,81 @@ def _number_name(value: float) -> str:
 
 
 def bench_series(
-    pass_: Mapping[str, Any], plan: Mapping[str, Any], tests: Sequence[str]
+    pass_: Mapping[str, Any],
+    plan: Mapping[str, Any],
+    tests: Sequence[str],
+    base_url: str = "http://target/",
 ) -> list[dict[str, Any]]:
     """The measurements of one pass, in the order they run: the latency reps, then per client
     count the reference generator once and the throughput reps, then the rate sweep (by rate,
-    then by fraction of the capacity the throughput reps found). Outputs are relative to the
-    setup's results directory."""
+    then by fraction of the capacity the throughput reps found), then the calibration (the
+    calibration URL without delay, the baseline, then with each known delay). `plan['tests']`,
+    when not empty, narrows the setup's tests. Outputs are relative to the setup's directory."""
+    if plan.get("tests"):
+        tests = [test for test in tests if test in plan["tests"]] + (
+            ["calibrate"] if "calibrate" in plan["tests"] else []
+        )
     warmup = plan["warmup_s"]
     reps = list(pass_["reps"])
     series: list[dict[str, Any]] = []
     if "latency" in tests:
         series += [
-            {
-                "test": "latency",
-                "rep": rep,
-                "rps": plan["latency_rps"],
-                "duration_s": plan["latency_duration_s"],
-                "warmup_s": warmup,
-                "output": f"latency/rep-{rep}.json",
-            }
+            {"test": "latency", "rep": rep, "rps": plan["latency_rps"],
+             "duration_s": plan["latency_duration_s"], "warmup_s": warmup,
+             "output": f"latency/rep-{rep}.json"}
             for rep in reps
         ]
     if "throughput" in tests:
         for clients in plan["throughput_clients"]:
             if plan["reference_duration_s"] > 0:
                 series.append(
-                    {
-                        "test": "reference",
-                        "clients": clients,
-                        "duration_s": plan["reference_duration_s"],
-                        "output": f"throughput/c{clients}/reference-{pass_['round']}.json",
-                    }
+                    {"test": "reference", "clients": clients,
+                     "duration_s": plan["reference_duration_s"],
+                     "output": f"throughput/c{clients}/reference-{pass_['round']}.json"}
                 )
             series += [
-                {
-                    "test": "throughput",
-                    "rep": rep,
-                    "clients": clients,
-                    "duration_s": plan["throughput_duration_s"],
-                    "warmup_s": warmup,
-                    "output": f"throughput/c{clients}/rep-{rep}.json",
-                }
+                {"test": "throughput", "rep": rep, "clients": clients,
+                 "duration_s": plan["throughput_duration_s"], "warmup_s": warmup,
+                 "output": f"throughput/c{clients}/rep-{rep}.json"}
                 for rep in reps
             ]
     if "latency" in tests:
         for rate in plan["sweep_rps"]:
             series += [
-                {
-                    "test": "sweep",
-                    "rep": rep,
-                    "rps": rate,
-                    "fraction": None,
-                    "duration_s": plan["sweep_duration_s"],
-                    "warmup_s": warmup,
-                    "output": f"sweep/r{_number_name(rate)}/rep-{rep}.json",
-                }
+                {"test": "sweep", "rep": rep, "rps": rate, "fraction": None,
+                 "duration_s": plan["sweep_duration_s"], "warmup_s": warmup,
+                 "output": f"sweep/r{_number_name(rate)}/rep-{rep}.json"}
                 for rep in reps
             ]
         if plan["sweep_fractions"] and "throughput" not in tests:
             raise AnsibleFilterError("a sweep by fractions needs the throughput test")
         for fraction in plan["sweep_fractions"]:
             series += [
-                {
-                    "test": "sweep",
-                    "rep": rep,
-                    "rps": None,
-                    "fraction": fraction,
-                    "duration_s": plan["sweep_duration_s"],
-                    "warmup_s": warmup,
-                    "output": f"sweep/f{_number_name(fraction)}/rep-{rep}.json",
-                }
+                {"test": "sweep", "rep": rep, "rps": None, "fraction": fraction,
+                 "duration_s": plan["sweep_duration_s"], "warmup_s": warmup,
+                 "output": f"sweep/f{_number_name(fraction)}/rep-{rep}.json"}
+                for rep in reps
+            ]
+    if "calibrate" in tests:
+        for delay in [0, *sorted(set(plan["calibrate_delays_ms"]) - {0})]:
+            series += [
+                {"test": "calibrate", "rep": rep, "rps": plan["calibrate_rps"],
+                 "duration_s": plan["calibrate_duration_s"], "warmup_s": warmup,
+                 "url": f"{base_url.rstrip('/')}/calibrate/{delay}ms",
+                 "output": f"calibrate/d{delay}/rep-{rep}.json"}
                 for rep in reps
             ]
     return series
 
 
 def bench_pass_series(
-    pass_: Mapping[str, Any], plan: Mapping[str, Any], rows: Mapping[str, Mapping[str, Any]]
+    pass_: Mapping[str, Any],
+    plan: Mapping[str, Any],
+    rows: Mapping[str, Mapping[str, Any]],
+    base_url: str = "http://target/",
 ) -> list[dict[str, Any]]:
     """bench_series for a pass, with the tests of the pass's setup (its catalogue row)."""
-    return bench_series(pass_, plan, rows[pass_["setup"]]["tests"])
+    return bench_series(pass_, plan, rows[pass_["setup"]]["tests"], base_url)
 
 
 def bench_controller_pid(_: Any = None) -> int:

@@ -132,6 +132,40 @@ def test_each_setup_has_its_config_logs_and_sane_reps(first_run: Path, setup: st
     assert (setup_dir / "throughput" / f"c{SMOKE_CLIENTS}" / "reference-1.json").exists()
 
 
+def test_littles_law_holds_for_the_harness_at_2_clients(first_run: Path) -> None:
+    """In a closed loop of c clients, mean latency = c / rate. The harness's microsecond mean
+    agrees within 20 %; loadtest's whole-millisecond mean of a sub-millisecond server need not
+    (it is kept in the rep and shown here when the assertion fails)."""
+    reps = sorted((first_run / "2016/gunicorn/throughput/c2").glob("rep-*.json"))
+    assert reps
+    for path in reps:
+        rep = load(path)
+        expected_ms = SMOKE_CLIENTS / rep["achieved_rps"] * 1000
+        harness_ms = rep["harness"]["histograms"]["latency_uncorrected"]["mean"] / 1000
+        loadtest_ms = rep["loadtest"]["meanLatencyMs"]
+        assert abs(harness_ms - expected_ms) / expected_ms < 0.2, (
+            f"{path.name}: harness {harness_ms:.3f} ms, loadtest {loadtest_ms} ms, "
+            f"clients / rate {expected_ms:.3f} ms"
+        )
+
+
+def test_the_calibration_passes(results_dir: Path) -> None:
+    run = run_playbook(
+        "playbooks/calibrate.yml",
+        "-e",
+        "loadtest_warmup_s=1",
+        "-e",
+        f"bench_results_dir={results_dir}",
+    )
+    assert run.returncode == 0, run.output[-5000:]
+    run_dir = (results_dir / "latest").resolve()
+    calibration = load(run_dir / "calibration.json")
+    assert calibration["passed"] is True
+    [check] = calibration["checks"]
+    assert check["delay_ms"] == 20 and abs(check["harness_p50_error_ms"]) <= 0.5
+    assert load(run_dir / "run.json")["setups"] == ["2016/gunicorn"]
+
+
 def test_analysis_names_the_fourth_setup_from_run_json(first_run: Path) -> None:
     report = (first_run / "report.md").read_text()
     assert "2016/redis-2w" in report
@@ -147,9 +181,10 @@ def bench_gunicorn_smoke(results_dir: Path, *extra: str) -> PlaybookRun:
 
 def test_a_second_run_leaves_the_first_untouched(first_run: Path, results_dir: Path) -> None:
     before = checksums(first_run)
+    count = len(runs_in(results_dir))
     run = bench_gunicorn_smoke(results_dir, "loadtest_repetitions=1")
     assert run.returncode == 0, run.output[-4000:]
-    assert len(runs_in(results_dir)) == 2
+    assert len(runs_in(results_dir)) == count + 1
     assert checksums(first_run) == before
 
 
@@ -188,8 +223,9 @@ def test_an_existing_run_id_is_refused(first_run: Path, results_dir: Path) -> No
         (["-e", "bench_results_dir=/proc/channels-bench"], "Cannot create the run directory"),
     ],
 )
-def test_bad_plans_fail_before_anything_changes(extra: list[str], expected: str,
-                                                 tmp_path: Path) -> None:
+def test_bad_plans_fail_before_anything_changes(
+    extra: list[str], expected: str, tmp_path: Path
+) -> None:
     args = ["bench.yml", "-e", "setup=gunicorn", "-e", "profile=smoke"]
     if not any(a.startswith("bench_results_dir") for a in extra):
         args += ["-e", f"bench_results_dir={tmp_path}"]

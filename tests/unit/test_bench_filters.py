@@ -10,7 +10,8 @@ GOOD = {
     "warmup_s": "3", "repetitions": 3, "latency_rps": "300", "latency_duration_s": 15,
     "throughput_clients": "[1, 10, 50]", "throughput_duration_s": 8.0, "keepalive": "false",
     "request_timeout_ms": "10000", "reference_duration_s": 3, "sweep_rps": [],
-    "sweep_fractions": "0.5,1.0", "sweep_duration_s": 8,
+    "sweep_fractions": "0.5,1.0", "sweep_duration_s": 8, "calibrate_delays_ms": [20],
+    "calibrate_rps": "10", "calibrate_duration_s": 10, "tests": [],
 }
 
 
@@ -35,6 +36,8 @@ def test_values_from_the_command_line_are_parsed_not_coerced(bench_filters):
         ("throughput_clients", "[]", "not empty"),
         ("throughput_clients", "[1, 0]", "each at least 1"),
         ("latency_duration_s", "nan", "loadtest_latency_duration_s must be a finite number"),
+        ("tests", '["latency", "bogus"]', "loadtest_tests must be a list of tests among latency"),
+        ("calibrate_delays_ms", "[20, -1]", "loadtest_calibrate_delays_ms must be a list"),
     ],
 )
 def test_a_bad_value_fails_naming_what_is_wanted(bench_filters, name, value, message):
@@ -76,7 +79,7 @@ def test_an_interleaved_order_visits_every_setup_each_round_from_its_seed(bench_
     assert bench_filters.bench_passes(SETUPS, 4, "interleaved", 8) != passes
 
 
-PLAN = {**GOOD, "warmup_s": 3.0, "latency_rps": 300.0, "latency_duration_s": 15.0,
+PLAN = {**GOOD, "tests": [], "warmup_s": 3.0, "latency_rps": 300.0, "latency_duration_s": 15.0,
         "throughput_clients": [1, 10], "throughput_duration_s": 8.0,
         "reference_duration_s": 3.0, "sweep_rps": [150.0], "sweep_fractions": [0.5],
         "sweep_duration_s": 8.0}
@@ -118,3 +121,25 @@ def test_several_sources_get_the_same_schedule(bench_filters):
     series = [{"duration_s": 2, "warmup_s": 1}, {"duration_s": 3}]
     scheduled = bench_filters.bench_schedule(series, 1000.0, 10.0)
     assert [m["start_at"] for m in scheduled] == [1000.0, 1013.0]
+
+
+def test_the_plans_tests_narrow_a_setups_and_calibrate_on_its_own(bench_filters):
+    latency_only = bench_filters.bench_series(
+        {"round": 1, "reps": [1]}, {**PLAN, "tests": ["latency"], "sweep_fractions": []},
+        ["latency", "throughput"],
+    )
+    assert {m["test"] for m in latency_only} == {"latency", "sweep"}
+    calibration = bench_filters.bench_series(
+        {"round": 1, "reps": [1, 2]},
+        {**PLAN, "tests": ["calibrate"], "calibrate_delays_ms": [20, 5],
+         "calibrate_rps": 10.0, "calibrate_duration_s": 10.0},
+        ["latency", "throughput"],
+        "http://127.0.0.1:8000/",
+    )
+    assert [m["output"] for m in calibration] == [
+        "calibrate/d0/rep-1.json", "calibrate/d0/rep-2.json",
+        "calibrate/d5/rep-1.json", "calibrate/d5/rep-2.json",
+        "calibrate/d20/rep-1.json", "calibrate/d20/rep-2.json",
+    ]
+    assert calibration[-1]["url"] == "http://127.0.0.1:8000/calibrate/20ms"
+    assert {m["rps"] for m in calibration} == {10.0}
