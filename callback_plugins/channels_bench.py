@@ -112,6 +112,9 @@ class CallbackModule(DefaultCallback):
         self._terminal = self._display
         self._display = _LogDisplay(self._terminal, quiet=self._progress)
         self._seen_progress: dict[str, int] = {}
+        # Seconds per task name, for the log's recap of where the time went.
+        self._task_started: tuple[str, float] | None = None
+        self._task_seconds: dict[str, float] = {}
         self._pass_load: list[float] = []
         self._pass_overhead_s = 0.0
         self._pass_now = 0
@@ -214,7 +217,34 @@ class CallbackModule(DefaultCallback):
         if self._progress:
             self._started = getattr(self, "_started", time.monotonic())
 
+    def _end_task(self) -> None:
+        if self._task_started is not None:
+            name, started = self._task_started
+            elapsed = time.monotonic() - started
+            self._task_seconds[name] = self._task_seconds.get(name, 0.0) + elapsed
+            self._task_started = None
+
+    def v2_playbook_on_task_start(self, task: Any, is_conditional: bool) -> None:
+        self._end_task()
+        self._task_started = (task.get_name(), time.monotonic())
+        super().v2_playbook_on_task_start(task, is_conditional)
+
+    def v2_playbook_on_handler_task_start(self, task: Any) -> None:
+        self._end_task()
+        self._task_started = (task.get_name(), time.monotonic())
+        super().v2_playbook_on_handler_task_start(task)
+
+    def _time_recap(self) -> None:
+        self._end_task()
+        slowest = sorted(self._task_seconds.items(), key=lambda item: -item[1])[:25]
+        if not slowest:
+            return
+        self._display.banner("WHERE THE TIME WENT (slowest tasks, all hosts and loops together)")
+        for name, seconds in slowest:
+            self._display.display(f"{seconds:8.1f} s  {name}")
+
     def v2_playbook_on_stats(self, stats: Any) -> None:
+        self._time_recap()
         super().v2_playbook_on_stats(stats)
         if self._progress:
             failed = sum(stats.summarize(host)["failures"] for host in stats.processed)

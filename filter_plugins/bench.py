@@ -175,6 +175,14 @@ def bench_plan(values: Mapping[str, Any]) -> dict[str, Any]:
         if problem:
             problems.append(problem)
         plan[name] = parsed
+    if not problems and plan["calibrate_delays_ms"]:
+        busy = plan["calibrate_rps"] * max(plan["calibrate_delays_ms"]) / 1000
+        if busy > 0.5:
+            problems.append(
+                f"loadtest_calibrate_rps x the longest of loadtest_calibrate_delays_ms keeps a "
+                f"one-worker server busy {busy:.0%} of the time: at most 50 %, or requests queue "
+                "and the calibration measures the queue"
+            )
     if problems:
         raise AnsibleFilterError("; ".join(problems))
     return plan
@@ -275,14 +283,16 @@ def bench_series(
                 for rep in reps
             ]
     if "calibrate" in tests:
-        for delay in [0, *sorted(set(plan["calibrate_delays_ms"]) - {0})]:
-            series += [
-                {"test": "calibrate", "rep": rep, "rps": plan["calibrate_rps"],
-                 "duration_s": plan["calibrate_duration_s"], "warmup_s": warmup,
-                 "url": f"{base_url.rstrip('/')}/calibrate/{delay}ms",
-                 "output": f"calibrate/d{delay}/rep-{rep}.json"}
-                for rep in reps
-            ]
+        # Rep by rep, each delay after the baseline: drift of a shared machine falls on both.
+        delays = [0, *sorted(set(plan["calibrate_delays_ms"]) - {0})]
+        series += [
+            {"test": "calibrate", "rep": rep, "rps": plan["calibrate_rps"],
+             "duration_s": plan["calibrate_duration_s"], "warmup_s": warmup,
+             "url": f"{base_url.rstrip('/')}/calibrate/{delay}ms",
+             "output": f"calibrate/d{delay}/rep-{rep}.json"}
+            for rep in reps
+            for delay in delays
+        ]
     return series
 
 

@@ -26,7 +26,7 @@ on_interrupt() {
 }
 trap on_interrupt INT TERM
 
-export CHANNELS_BENCH_PROGRESS=1 ANSIBLE_CALLBACKS_ENABLED=channels_bench
+export CHANNELS_BENCH_PROGRESS=1
 # shellcheck disable=SC2086 # BENCH_ARGS is a list of ansible-playbook arguments
 .venv/bin/ansible-playbook bench.yml -e "setup=$setup" -e "stack=$stack" ${BENCH_ARGS:-} &
 wait $!

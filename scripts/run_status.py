@@ -4,7 +4,8 @@
   run_status.py interrupted RUN_DIR    the controller was stopped (Ctrl-C): status interrupted
   run_status.py abandon RESULTS_DIR    every run still "running" whose owner process (run.json
                                        owner.pid on owner.hostname, this host) no longer exists
-                                       becomes "abandoned"; prints each one
+                                       becomes "abandoned", and a load generator of it still
+                                       running here is stopped; prints each one
 
 Only run.json's status, ended_at and failure change; nothing measured is touched. The new
 run.json is written to a temporary file and renamed over the old one, so a reader never sees
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import sys
 from datetime import UTC, datetime
@@ -69,6 +71,24 @@ def interrupted(run_dir: Path) -> int:
     return 0
 
 
+def stop_generators(run_id: str) -> list[int]:
+    """SIGTERM to every load generator (driver.mjs, wsbench.py) of the run still running here: an
+    orphaned Ansible worker of a killed controller can keep one going until its own bound."""
+    stopped = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if f"/{run_id}/" in command and ("driver.mjs" in command or "wsbench.py" in command):
+            try:
+                os.kill(int(entry.name), signal.SIGTERM)
+                stopped.append(int(entry.name))
+            except (ProcessLookupError, PermissionError):
+                pass
+    return stopped
+
+
 def abandon(results_dir: Path) -> int:
     host = socket.gethostname()
     for path in sorted(results_dir.glob("*/run.json")):
@@ -80,7 +100,13 @@ def abandon(results_dir: Path) -> int:
             continue
         message = f"its controller (pid {owner.get('pid')} on {host}) ended without closing it"
         if close(path, "abandoned", message):
-            print(f"run_status: {path.parent.name}: abandoned ({message})")
+            stopped = stop_generators(path.parent.name)
+            extra = (
+                f"; stopped its load generator (pid {', '.join(map(str, stopped))})"
+                if stopped
+                else ""
+            )
+            print(f"run_status: {path.parent.name}: abandoned ({message}){extra}")
     return 0
 
 

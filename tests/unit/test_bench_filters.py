@@ -46,6 +46,11 @@ def test_a_bad_value_fails_naming_what_is_wanted(bench_filters, name, value, mes
     assert message in str(error.value)
 
 
+def test_a_calibration_that_would_queue_is_refused(bench_filters):
+    with pytest.raises(AnsibleFilterError, match="busy 60% of the time"):
+        bench_filters.bench_plan({**GOOD, "calibrate_rps": "30", "calibrate_delays_ms": [20]})
+
+
 def test_every_problem_is_named_at_once(bench_filters):
     with pytest.raises(AnsibleFilterError) as error:
         bench_filters.bench_plan({**GOOD, "warmup_s": "x", "keepalive": "maybe"})
@@ -137,9 +142,8 @@ def test_the_plans_tests_narrow_a_setups_and_calibrate_on_its_own(bench_filters)
         "http://127.0.0.1:8000/",
     )
     assert [m["output"] for m in calibration] == [
-        "calibrate/d0/rep-1.json", "calibrate/d0/rep-2.json",
-        "calibrate/d5/rep-1.json", "calibrate/d5/rep-2.json",
-        "calibrate/d20/rep-1.json", "calibrate/d20/rep-2.json",
+        "calibrate/d0/rep-1.json", "calibrate/d5/rep-1.json", "calibrate/d20/rep-1.json",
+        "calibrate/d0/rep-2.json", "calibrate/d5/rep-2.json", "calibrate/d20/rep-2.json",
     ]
     assert calibration[-1]["url"] == "http://127.0.0.1:8000/calibrate/20ms"
     assert {m["rps"] for m in calibration} == {10.0}

@@ -25,7 +25,7 @@ PROGRAM_DEFAULTS: Mapping[str, Any] = {
     "processes_flag": "",
     "environment": {},
 }
-PROCESSES_VIA = (None, "numprocs", "flag", "fcgi-socket")
+PROCESSES_VIA = (None, "numprocs", "flag", "command", "fcgi-socket")
 
 
 def _stacks(catalogue: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -81,7 +81,14 @@ def catalogue_merge(catalogue: Mapping[str, Any], *extras: Mapping[str, Any] | N
     return merged
 
 
+# What a variant's companion may change of a setup's row, besides pins and environment.
+VARIANT_ROW_KEYS = ("role", "channel_layer", "needs", "max_processes", "description")
+
+
 def _variant(stack_row: Mapping[str, Any], stack: str, variant: str) -> dict[str, Any]:
+    """What a variant brings: `<package>=<version>` of a pinned package pins that version and its
+    companions; any other key (`layer=memory`) is a setting whose companion says what it changes
+    (environment, channel layer, role, needs, a process limit)."""
     match = VARIANT.match(variant)
     if not match:
         raise AnsibleFilterError(
@@ -92,7 +99,7 @@ def _variant(stack_row: Mapping[str, Any], stack: str, variant: str) -> dict[str
     if package not in sweeps:
         swept = ", ".join(sweeps) or "none"
         raise AnsibleFilterError(
-            f"stack {stack} has no sweep of {package}; packages it can sweep: {swept}"
+            f"stack {stack} has no sweep of {package}; what it can sweep: {swept}"
         )
     values = sweeps[package] or {}
     if version not in values:
@@ -101,9 +108,11 @@ def _variant(stack_row: Mapping[str, Any], stack: str, variant: str) -> dict[str
             f"choose one of {', '.join(values)} (catalogue.yml says what each brings along)"
         )
     companion = values[version] or {}
+    pinned = {package: version} if package in (stack_row.get("pins") or {}) else {}
     return {
-        "pins": {package: version, **(companion.get("pins") or {})},
+        "pins": {**pinned, **(companion.get("pins") or {})},
         "environment": dict(companion.get("environment") or {}),
+        "row": {key: companion[key] for key in VARIANT_ROW_KEYS if key in companion},
     }
 
 
@@ -115,7 +124,7 @@ def _program(program: Mapping[str, Any], where: str) -> dict[str, Any]:
         raise AnsibleFilterError(f"{where}: kind must be program or fcgi-program")
     if row["processes_via"] not in PROCESSES_VIA:
         raise AnsibleFilterError(
-            f"{where}: processes_via must be one of numprocs, flag, fcgi-socket"
+            f"{where}: processes_via must be one of numprocs, flag, command, fcgi-socket"
         )
     if row["kind"] == "fcgi-program":
         row["processes_via"] = "fcgi-socket"
@@ -138,7 +147,12 @@ def catalogue_row(catalogue: Mapping[str, Any], name: str) -> dict[str, Any]:
             f"{', '.join(catalogue_setups(catalogue, stack)) or 'no setups'}"
         )
     row = _merged(stack_row.get("setup_defaults") or {}, setups[setup] or {})
-    companions = _variant(stack_row, stack, variant) if variant else {"pins": {}, "environment": {}}
+    companions = (
+        _variant(stack_row, stack, variant)
+        if variant
+        else {"pins": {}, "environment": {}, "row": {}}
+    )
+    row.update(companions["row"])
     row["environment"] = {**(row.get("environment") or {}), **companions["environment"]}
     row["programs"] = [
         _program(program, f"setup {stack}/{setup}") for program in row.get("programs") or []
@@ -229,19 +243,28 @@ def catalogue_sweep(names: list[str], sweep: Any) -> list[str]:
 
 
 def _processes(
-    program: Mapping[str, Any], overrides: Mapping[str, Any], cores: int, where: str
+    program: Mapping[str, Any],
+    overrides: Mapping[str, Any],
+    cores: int,
+    where: str,
+    limit: int | None = None,
 ) -> int:
     value = overrides.get(program["name"], program["processes"])
     if value == "cores":
-        value = cores
+        value = min(cores, limit) if limit else cores
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise AnsibleFilterError(f"{where}: processes must be a whole number >= 1 or 'cores'")
     if value != 1 and not program["processes_via"]:
         raise AnsibleFilterError(f"{where}: {program['name']} runs as exactly one process")
-    if value > cores and program["processes_via"] in ("flag", "fcgi-socket"):
+    if value > cores and program["processes_via"] in ("flag", "command", "fcgi-socket"):
         raise AnsibleFilterError(
             f"{where}: {value} {program['name']} processes is more than the {cores} cores "
             "available to the server"
+        )
+    if limit is not None and value > limit:
+        raise AnsibleFilterError(
+            f"{where}: {value} {program['name']} processes, but its channel layer works with "
+            f"{limit} process{'es' if limit != 1 else ''} at most"
         )
     return value
 
@@ -258,7 +281,7 @@ def supervisor_programs(
     rendered = []
     for program in row["programs"]:
         where = f"setup {row['name']}"
-        count = _processes(program, overrides or {}, int(cores), where)
+        count = _processes(program, overrides or {}, int(cores), where, row.get("max_processes"))
         fields = {"bind": bind, "port": port, "processes": count}
         command = program["command"].format(**fields)
         if count != 1 and program["processes_via"] == "flag":

@@ -1,6 +1,7 @@
 """Channels over a Redis channel layer (the seed's `redis` setup)."""
 from testproject.settings.base import *  # noqa: F401,F403
-from testproject.settings.base import INSTALLED_APPS, channel_layer_url
+from testproject.redis_address import redis_url
+from testproject.settings.base import INSTALLED_APPS
 
 INSTALLED_APPS = INSTALLED_APPS + ["channels"]
 
@@ -9,7 +10,7 @@ CHANNEL_LAYERS = {
         "BACKEND": "asgi_redis.RedisChannelLayer",
         "ROUTING": "testproject.urls.channel_routing",
         "CONFIG": {
-            "hosts": [channel_layer_url()],
+            "hosts": [redis_url()],
         },
     },
 }

@@ -2,8 +2,8 @@
 
 The channel layer is chosen by the environment, so that one project serves every setup:
 CHANNELS_BENCH_LAYER = redis | redis-pubsub | memory, and the Redis address comes from
-CHANNELS_BENCH_REDIS_URL (the variable the 2016 settings read). An unknown layer stops the
-server at start with the valid choices named.
+testproject.redis_address (a 0600 file the harness writes, as for the 2016 settings). An unknown
+layer stops the server at start with the valid choices named.
 """
 
 import os
@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+
+from testproject import redis_address
 
 # A benchmark fixture, never a real site: the key only has to be stable across processes.
 SECRET_KEY = os.environ.get("CHANNELS_BENCH_SECRET_KEY", "channels-bench-not-a-secret")
@@ -33,8 +35,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "WARNING"},
 }
 
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-
 # The layers a setup can name, with their backends. The memory layer lives inside one process:
 # group messages never reach a consumer in another process, so it fits one-process setups only.
 LAYER_BACKENDS = {
@@ -46,8 +46,8 @@ DEFAULT_LAYER = "redis"
 
 
 def redis_url(environ: Mapping[str, str]) -> str:
-    """Where Redis is: the one place that reads the address (it may carry a password)."""
-    return environ.get("CHANNELS_BENCH_REDIS_URL", DEFAULT_REDIS_URL)
+    """Where Redis is (the address may carry a password): testproject.redis_address reads it."""
+    return str(redis_address.redis_url(environ))
 
 
 def channel_layers(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
