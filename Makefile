@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SETUP ?= all
 BENCH_ARGS ?=
 
-.PHONY: bench bench-aws test deploy bootstrap lint clean-venv
+.PHONY: bench bench-aws sweep-aws test deploy bootstrap lint clean-venv
 
 bootstrap:
 	@scripts/bootstrap-controller.sh
@@ -17,6 +17,12 @@ bench: bootstrap
 # The same benchmark on an EC2 fleet (docs/aws.md); tears the fleet down however the run ends.
 bench-aws: bootstrap
 	scripts/bench-aws -e setup=$(SETUP) $(BENCH_ARGS)
+
+# Remove every channels-bench resource in AWS_REGION whose expiry has passed, across runs (docs/aws.md);
+# DRY_RUN=true only lists them.
+DRY_RUN ?= false
+sweep-aws: bootstrap
+	$(BIN)/ansible-playbook playbooks/sweep.yml -e dry_run=$(DRY_RUN)
 
 deploy: bootstrap
 	$(BIN)/ansible-playbook playbooks/deploy.yml -e setup=$(if $(filter all,$(SETUP)),gunicorn,$(SETUP)) $(BENCH_ARGS)
