@@ -7,7 +7,7 @@ SETUP ?= all
 STACK ?= 2016
 BENCH_ARGS ?=
 
-.PHONY: bench bench-aws calibrate test deploy bootstrap lint clean-venv
+.PHONY: bench bench-aws calibrate sweep-aws test deploy bootstrap lint clean-venv
 
 bootstrap:
 	@scripts/bootstrap-controller.sh
@@ -23,6 +23,12 @@ calibrate: bootstrap
 # The same benchmark on an EC2 fleet (docs/aws.md); tears the fleet down however the run ends.
 bench-aws: bootstrap
 	scripts/bench-aws -e setup=$(SETUP) -e stack=$(STACK) $(BENCH_ARGS)
+
+# Remove every channels-bench resource in AWS_REGION whose expiry has passed, across runs (docs/aws.md);
+# DRY_RUN=true only lists them.
+DRY_RUN ?= false
+sweep-aws: bootstrap
+	$(BIN)/ansible-playbook playbooks/sweep.yml -e dry_run=$(DRY_RUN)
 
 deploy: bootstrap
 	$(BIN)/ansible-playbook playbooks/deploy.yml -e setup=$(if $(filter all,$(SETUP)),gunicorn,$(SETUP)) -e stack=$(STACK) $(BENCH_ARGS)

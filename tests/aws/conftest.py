@@ -19,6 +19,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import boto3
@@ -40,10 +41,28 @@ RECAP = re.compile(
 LIVE_STATES = ["pending", "running", "stopping", "stopped", "shutting-down"]
 
 
+# The loopback ports these tests may use (the machine is shared: other work has other ranges).
+PORTS = range(18200, 18300)
+# A controller whose clock is not UTC: a naive UTC time read as local time is off by hours here.
+CONTROLLER_TZ = "America/St_Johns"
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+_taken_ports: set[int] = set()
+_run_ids: set[str] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port of PORTS that nothing listens on, never the same one twice."""
+    for port in PORTS:
+        if port in _taken_ports:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _taken_ports.add(port)
+        return port
+    raise RuntimeError(f"no free loopback port in {PORTS.start}-{PORTS.stop - 1}")
 
 
 @dataclass
@@ -96,6 +115,7 @@ class FakeAws:
             AWS_EC2_METADATA_DISABLED="true",
             # The runs' private keys go here instead of ~/.cache.
             XDG_CACHE_HOME=str(self.cache_dir),
+            TZ=CONTROLLER_TZ,
             ANSIBLE_FORCE_COLOR="0",
             ANSIBLE_NOCOLOR="1",
             PATH=f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -148,14 +168,19 @@ class FakeAws:
         )
         return Started(process, time.monotonic())
 
-    def provision_args(self, run_id: str, *args: str) -> list[str]:
-        """provision.yml on its own, as a user runs it, without the SSH part moto cannot serve."""
+    def provision_args(self, run_id: str, *args: str, invocation: str | None = None) -> list[str]:
+        """provision.yml on its own, as a user runs it, without the SSH part moto cannot serve.
+
+        Each call is a new invocation unless one is given: the same one provisions a run again.
+        """
         return [
             "playbooks/provision.yml",
             "-i",
             "inventory/aws",
             "-e",
             f"run_id={run_id}",
+            "-e",
+            f"bench_invocation={invocation or new_invocation()}",
             "-e",
             "setup=redis",
             "-e",
@@ -167,8 +192,17 @@ class FakeAws:
             *args,
         ]
 
-    def provision(self, run_id: str, *args: str, env: dict[str, str] | None = None) -> Run:
-        return self.playbook(*self.provision_args(run_id, *args), env=env or self.env(run_id))
+    def provision(
+        self,
+        run_id: str,
+        *args: str,
+        invocation: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> Run:
+        return self.playbook(
+            *self.provision_args(run_id, *args, invocation=invocation),
+            env=env or self.env(run_id),
+        )
 
     def ec2(self, region: str = REGION):  # boto3 client types are generated: not annotated
         return boto3.client(
@@ -187,6 +221,9 @@ class FakeAws:
             filters.append({"Name": "instance-state-name", "Values": states})
         reservations = self.ec2(region).describe_instances(Filters=filters)["Reservations"]
         return [instance for reservation in reservations for instance in reservation["Instances"]]
+
+    def instance_ids(self, run_id: str) -> list[str]:
+        return sorted(i["InstanceId"] for i in self.instances(run_id, LIVE_STATES))
 
     def security_groups(self, run_id: str, region: str = REGION) -> list[dict]:
         return self.ec2(region).describe_security_groups(
@@ -214,12 +251,53 @@ class FakeAws:
         self.assert_nothing_left(run_id, region)
         assert self.instances(run_id, region=region) == []
 
+    def assert_untouched(self, run_id: str, before: dict[str, object]) -> None:
+        """The run's resources and private directory are what snapshot() saw."""
+        assert self.snapshot(run_id) == before
+
+    def snapshot(self, run_id: str) -> dict[str, object]:
+        """What a run has: live instances with their state and tags, groups, key pairs, secrets."""
+        return {
+            "instances": sorted(
+                (i["InstanceId"], i["State"]["Name"], sorted(tags(i).items()))
+                for i in self.instances(run_id, LIVE_STATES)
+            ),
+            "security_groups": sorted(
+                (g["GroupId"], sorted(tags(g).items())) for g in self.security_groups(run_id)
+            ),
+            "key_pairs": sorted(
+                (k["KeyName"], sorted(tags(k).items())) for k in self.key_pairs(run_id)
+            ),
+            "secrets": sorted(p.name for p in self.secrets_dir(run_id).glob("*")),
+        }
+
     def run_json(self, run_id: str) -> dict:
         return json.loads((self.results_dir / run_id / "run.json").read_text())
 
 
+def tags(resource: dict) -> dict[str, str]:
+    return {tag["Key"]: tag["Value"] for tag in resource.get("Tags", [])}
+
+
 def new_run_id() -> str:
-    return f"t{time.strftime('%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    """A run id of the form plan.yml makes, never the same twice in a session."""
+    while True:
+        run_id = f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{uuid.uuid4().hex[:4]}"
+        if run_id not in _run_ids:
+            _run_ids.add(run_id)
+            return run_id
+
+
+def new_invocation() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def utc_time(text: str) -> datetime:
+    return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=UTC)
+
+
+def utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime(TIME_FORMAT)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from .conftest import FakeAws, Run, new_run_id
+from .conftest import FakeAws, Run, Started, new_run_id
 
 pytestmark = pytest.mark.aws
 
@@ -21,6 +21,10 @@ class Case:
     region: str = "us-east-1"
     # False: AWS rejected something after the run had created resources; they must be gone.
     nothing_created: bool = True
+    # A run id of its own instead of a new well-formed one.
+    run_id: str | None = None
+    # True: refused before the first call to AWS (the endpoint is a closed port for this case).
+    before_aws: bool = False
 
 
 CASES = {
@@ -32,9 +36,57 @@ CASES = {
         env={"AWS_REGION": None, "AWS_DEFAULT_REGION": None},
         says=("No AWS region: export AWS_REGION=",),
     ),
+    "run id not of the planned form": Case(
+        run_id="mine-1",
+        says=("A run id is the UTC time and 4 hex digits", "not 'mine-1'"),
+        before_aws=True,
+    ),
+    "run id with a tag filter wildcard": Case(
+        run_id="20261128T191044Z-0e0*",
+        says=("A run id is the UTC time and 4 hex digits", "not '20261128T191044Z-0e0*'"),
+        before_aws=True,
+    ),
+    "invocation id that is not one": Case(
+        args=("-e", "bench_invocation=me"),
+        says=("ec2_fleet_owner must be the id of the invocation", "not 'me'"),
+        before_aws=True,
+    ),
     "ssh open to the world": Case(
         args=("-e", "ec2_fleet_ssh_cidr=0.0.0.0/0"),
         says=("SSH would be open to 0.0.0.0/0", "-e ec2_fleet_ssh_cidr="),
+    ),
+    "ssh open to the world, even when wide ranges are allowed": Case(
+        args=("-e", "ec2_fleet_ssh_cidr=0.0.0.0/0", "-e", "ec2_fleet_ssh_cidr_allow_wide=true"),
+        says=("SSH would be open to 0.0.0.0/0", "never 0.0.0.0/0"),
+    ),
+    "ssh open to a /16": Case(
+        args=("-e", "ec2_fleet_ssh_cidr=198.51.0.0/16"),
+        says=(
+            "SSH would be open to 198.51.0.0/16",
+            "/24 or narrower",
+            "-e ec2_fleet_ssh_cidr_allow_wide=true",
+        ),
+    ),
+    "ssh open to a /23": Case(
+        args=("-e", "ec2_fleet_ssh_cidr=198.51.100.0/23"),
+        says=("SSH would be open to 198.51.100.0/23", "/24 or narrower"),
+    ),
+    "ssh range that is no address": Case(
+        args=("-e", "ec2_fleet_ssh_cidr=198.51.300.7/32"),
+        says=("SSH would be open to 198.51.300.7/32",),
+    ),
+    "lifetime shorter than the plan": Case(
+        # provision.yml takes the plan's expected duration from bench_expected_s (plan.yml).
+        args=("-e", "bench_expected_s=13000"),
+        says=(
+            "but the run needs 266.7 min: 216.7 min of benchmark",
+            "20.0 min of setup and 30.0 min of margin",
+            "-e ec2_fleet_lifetime_minutes=267 or more",
+        ),
+    ),
+    "lifetime without room for the setup": Case(
+        args=("-e", "ec2_fleet_lifetime_minutes=49"),
+        says=("the run needs 50.0 min", "-e ec2_fleet_lifetime_minutes=50 or more"),
     ),
     "no credentials": Case(
         env={"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None},
@@ -85,21 +137,33 @@ CASES = {
 }
 
 
+# ansible-playbook runs at once: enough to overlap the waits on moto, few enough for 2 shared cores.
+AT_ONCE = 6
+
+
 @pytest.fixture(scope="module")
 def outcomes(fake_aws: FakeAws) -> dict[str, tuple[str, Run]]:
-    started = {}
+    running: dict[str, tuple[str, Started]] = {}
+    done: dict[str, tuple[str, Run]] = {}
     for name, case in CASES.items():
-        run_id = new_run_id()
-        started[name] = (
+        if len(running) == AT_ONCE:
+            oldest = next(iter(running))
+            run_id, process = running.pop(oldest)
+            done[oldest] = (run_id, process.wait(timeout=600))
+        run_id = case.run_id or new_run_id()
+        env = dict(case.env)
+        if case.before_aws:
+            env["AWS_ENDPOINT_URL"] = f"http://127.0.0.1:{fake_aws.closed_port}"
+        running[name] = (
             run_id,
             fake_aws.start(
                 *fake_aws.provision_args(run_id, "-e", "setup=gunicorn", *case.args),
-                env=fake_aws.env(run_id, **case.env),
+                env=fake_aws.env(run_id, **env),
             ),
         )
-    return {
-        name: (run_id, process.wait(timeout=600)) for name, (run_id, process) in started.items()
-    }
+    for name, (run_id, process) in running.items():
+        done[name] = (run_id, process.wait(timeout=600))
+    return done
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -113,6 +177,11 @@ def test_bad_input_fails_clearly_and_leaves_nothing(
     said = " ".join(run.output.split())
     for words in case.says:
         assert words in said, run.tail()
+    if case.before_aws:
+        # The role made no AWS call (the aws inventory plugin, loaded before any play, did try the
+        # closed endpoint): its first one would have failed with the credentials message.
+        assert "ec2_fleet : List the instances of every benchmark run" not in run.output
+        assert "No usable AWS credentials" not in said
     if case.nothing_created:
         fake_aws.assert_nothing_created(run_id, case.region)
         assert "Create the run's private directory" not in run.output

@@ -12,10 +12,11 @@ import os
 import signal
 import subprocess
 import time
+from typing import NamedTuple
 
 import pytest
 
-from .conftest import OPERATOR_CIDR, REPO, FakeAws, Run, new_run_id
+from .conftest import OPERATOR_CIDR, REPO, FakeAws, Run, new_run_id, tags
 
 pytestmark = pytest.mark.aws
 
@@ -61,8 +62,15 @@ def finish(process: subprocess.Popen[str], started: float, timeout: int = 600) -
     return Run(process.returncode, output, time.monotonic() - started)
 
 
+class Outcome(NamedTuple):
+    run_id: str
+    run: Run
+    # The channels-bench-owner tags of the run's instances while it ran, where they were read.
+    owners: frozenset[str] = frozenset()
+
+
 @pytest.fixture(scope="module")
-def scenarios(fake_aws: FakeAws) -> dict[str, tuple[str, Run]]:
+def scenarios(fake_aws: FakeAws) -> dict[str, Outcome]:
     """The three scenarios run side by side; each is its own run in the fake account."""
     ids = {name: new_run_id() for name in ("stage fails", "ansible ends early", "interrupted")}
     started = time.monotonic()
@@ -89,6 +97,7 @@ def scenarios(fake_aws: FakeAws) -> dict[str, tuple[str, Run]]:
         ids["interrupted"],
         *bench_args(fake_aws, "gunicorn", "-e", "provision_ssh_timeout=300"),
     )
+    owners: dict[str, set[str]] = {}
     try:
         deadline = time.monotonic() + 400
         while len(fake_aws.instances(ids["interrupted"], ["running"])) < 2:
@@ -96,23 +105,30 @@ def scenarios(fake_aws: FakeAws) -> dict[str, tuple[str, Run]]:
             assert time.monotonic() < deadline, "the fleet of the interrupted run never came up"
             time.sleep(1)
         time.sleep(10)  # past the inventory refresh, into the SSH wait
+        owners["interrupted"] = {
+            tags(i)["channels-bench-owner"] for i in fake_aws.instances(ids["interrupted"])
+        }
         os.killpg(interrupted.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
     finally:
         outcomes = {
-            "interrupted": (ids["interrupted"], finish(interrupted, started)),
-            "ansible ends early": (ids["ansible ends early"], finish(ends_early, started)),
-            "stage fails": (ids["stage fails"], stage_fails.wait(timeout=600)),
+            "interrupted": Outcome(
+                ids["interrupted"],
+                finish(interrupted, started),
+                frozenset(owners.get("interrupted", ())),
+            ),
+            "ansible ends early": Outcome(ids["ansible ends early"], finish(ends_early, started)),
+            "stage fails": Outcome(ids["stage fails"], stage_fails.wait(timeout=600)),
         }
     return outcomes
 
 
 def test_unreachable_fleet_fails_the_run_and_bench_tears_it_down(
-    fake_aws: FakeAws, scenarios: dict[str, tuple[str, Run]]
+    fake_aws: FakeAws, scenarios: dict[str, Outcome]
 ) -> None:
-    run_id, run = scenarios["stage fails"]
+    run_id, run, _ = scenarios["stage fails"]
     assert run.returncode != 0
     # The fleet existed, the stage failed on it, and bench.yml itself went on to the teardown.
-    assert "terminated 3 instance(s)" in run.output, run.tail()
+    assert "terminated 3 instance(s)" in " ".join(run.output.split()), run.tail()
     assert "The provision stage failed" in run.output
     fake_aws.assert_nothing_left(run_id)
     record = fake_aws.run_json(run_id)
@@ -125,14 +141,14 @@ def test_unreachable_fleet_fails_the_run_and_bench_tears_it_down(
 
 
 def test_wrapper_tears_down_when_ansible_ends_the_playbook_early(
-    fake_aws: FakeAws, scenarios: dict[str, tuple[str, Run]]
+    fake_aws: FakeAws, scenarios: dict[str, Outcome]
 ) -> None:
-    run_id, run = scenarios["ansible ends early"]
+    run_id, run, _ = scenarios["ansible ends early"]
     assert run.returncode != 0
     bench_part, _, teardown_part = run.output.partition("bench-aws: tearing down")
     assert "UNREACHABLE!" in bench_part, run.tail()
     assert "PLAY [Tear down the fleet]" not in bench_part
-    assert "terminated 2 instance(s)" in teardown_part, run.tail()
+    assert "terminated 2 instance(s)" in " ".join(teardown_part.split()), run.tail()
     fake_aws.assert_nothing_left(run_id)
     # finish.yml never ran: the wrapper closed run.json itself.
     record = fake_aws.run_json(run_id)
@@ -141,13 +157,17 @@ def test_wrapper_tears_down_when_ansible_ends_the_playbook_early(
 
 
 def test_wrapper_tears_down_an_interrupted_run(
-    fake_aws: FakeAws, scenarios: dict[str, tuple[str, Run]]
+    fake_aws: FakeAws, scenarios: dict[str, Outcome]
 ) -> None:
-    run_id, run = scenarios["interrupted"]
+    run_id, run, owners = scenarios["interrupted"]
     assert run.returncode != 0
+    # The fleet carried the id of the invocation, and that invocation tore it down.
+    (invocation,) = owners
+    assert f"bench-aws: run {run_id}, invocation {invocation}" in run.output
+    assert f"tearing down what invocation {invocation} created of run {run_id}" in run.output
     bench_part, _, teardown_part = run.output.partition("bench-aws: tearing down")
     assert "PLAY [Tear down the fleet]" not in bench_part, run.tail()
-    assert "terminated 2 instance(s)" in teardown_part, run.tail()
+    assert "terminated 2 instance(s)" in " ".join(teardown_part.split()), run.tail()
     fake_aws.assert_nothing_left(run_id)
     record = fake_aws.run_json(run_id)
     assert record["status"] == "failed"

@@ -4,7 +4,10 @@ of passes, the series of one pass, and how several sources share it."""
 from __future__ import annotations
 
 import pytest
+import yaml
 from ansible.errors import AnsibleFilterError
+
+from tests.unit.conftest import ROOT
 
 GOOD = {
     "warmup_s": "3", "repetitions": 3, "latency_rps": "300", "latency_duration_s": 15,
@@ -57,13 +60,22 @@ def test_every_problem_is_named_at_once(bench_filters):
     assert "loadtest_warmup_s" in str(error.value) and "loadtest_keepalive" in str(error.value)
 
 
+RUN_ID_PATTERN = yaml.safe_load(
+    (ROOT / "playbooks" / "vars" / "run_id.yml").read_text()
+)["bench_run_id_pattern"]
+
+
 @pytest.mark.parametrize(
-    "run_id", ["../escaped", "20261128T180511Z-3F9A", "x", "20261128T180511Z-3f9a/.."]
+    "run_id",
+    ["../escaped", "20261128T180511Z-3F9A", "x", "20261128T180511Z-3f9a/..",
+     "20261128T180511Z-3f9a\n"],
 )
 def test_a_run_id_must_have_the_harness_form(bench_filters, run_id):
     with pytest.raises(AnsibleFilterError, match="is not of the form"):
-        bench_filters.bench_run_id(run_id)
-    assert bench_filters.bench_run_id("20261128T180511Z-3f9a") == "20261128T180511Z-3f9a"
+        bench_filters.bench_run_id(run_id, RUN_ID_PATTERN)
+    assert bench_filters.bench_run_id("20261128T180511Z-3f9a", RUN_ID_PATTERN) == (
+        "20261128T180511Z-3f9a"
+    )
 
 
 SETUPS = ["2016/gunicorn", "2016/redis", "2016/ipc"]
