@@ -115,6 +115,8 @@ class CallbackModule(DefaultCallback):
         # Seconds per task name, for the log's recap of where the time went.
         self._task_started: tuple[str, float] | None = None
         self._task_seconds: dict[str, float] = {}
+        self._play_started: tuple[str, float] | None = None
+        self._play_seconds: list[tuple[str, float]] = []
         self._pass_load: list[float] = []
         self._pass_overhead_s = 0.0
         self._pass_now = 0
@@ -212,7 +214,16 @@ class CallbackModule(DefaultCallback):
         if self._progress:
             self._say(f"UNREACHABLE: {result.host.get_name()}: {result.result.get('msg', '')}")
 
+    def _end_play(self) -> None:
+        if self._play_started is not None:
+            name, started = self._play_started
+            self._play_seconds.append((name, time.monotonic() - started))
+            self._play_started = None
+
     def v2_playbook_on_play_start(self, play: Any) -> None:
+        self._end_task()
+        self._end_play()
+        self._play_started = (play.get_name(), time.monotonic())
         super().v2_playbook_on_play_start(play)
         if self._progress:
             self._started = getattr(self, "_started", time.monotonic())
@@ -236,11 +247,15 @@ class CallbackModule(DefaultCallback):
 
     def _time_recap(self) -> None:
         self._end_task()
+        self._end_play()
         slowest = sorted(self._task_seconds.items(), key=lambda item: -item[1])[:25]
         if not slowest:
             return
         self._display.banner("WHERE THE TIME WENT (slowest tasks, all hosts and loops together)")
         for name, seconds in slowest:
+            self._display.display(f"{seconds:8.1f} s  {name}")
+        self._display.banner("PLAYS, IN ORDER")
+        for name, seconds in self._play_seconds:
             self._display.display(f"{seconds:8.1f} s  {name}")
 
     def v2_playbook_on_stats(self, stats: Any) -> None:

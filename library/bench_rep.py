@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tarfile
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -85,6 +86,19 @@ options:
     description: Each source host's driver documents (each names its C(output)).
     type: dict
     required: true
+  archives:
+    description:
+      - Archives (tar.gz, on the controller) of what the hosts' logs gained during the pass and
+        of the setup's supervisord config, made by playbooks/files/server_state.py. Each log goes
+        to C(logs_dir) of the setup's directory, the config to supervisor.conf (once); each
+        archive is removed once unpacked.
+    type: list
+    elements: path
+    default: []
+  logs_dir:
+    description: Where in the setup's directory the logs go.
+    type: str
+    default: logs
   server:
     description:
       - The target's programs around the pass - group, status_before and status_after
@@ -560,6 +574,38 @@ def write_exclusive(path: str, text: str) -> None:
         os.unlink(temporary)
 
 
+def unpack_archives(setup_dir: str, archives: Sequence[str], logs_dir: str) -> list[str]:
+    """Each archive's logs into setup_dir/logs_dir and its config into setup_dir/supervisor.conf
+    (kept from the first pass that wrote it), written like the reps; the archives are removed."""
+    written = []
+    for archive_path in archives:
+        with tarfile.open(archive_path, "r:gz") as archive:
+            for member in archive.getmembers():
+                name = os.path.basename(member.name)
+                if not member.isfile() or not name or name.startswith("."):
+                    continue
+                if member.name == "supervisor.conf":
+                    path = os.path.join(setup_dir, "supervisor.conf")
+                    if os.path.exists(path):
+                        continue
+                elif member.name == f"logs/{name}":
+                    path = os.path.join(setup_dir, logs_dir, name)
+                else:
+                    continue
+                data = archive.extractfile(member)
+                text = data.read().decode("utf-8", "replace") if data else ""
+                try:
+                    write_exclusive(path, text)
+                except FileExistsError as error:
+                    raise RepError(f"{path} exists already: a log is never overwritten") from error
+                written.append(path)
+        os.unlink(archive_path)
+    for incoming in {os.path.dirname(path) for path in archives}:
+        if os.path.isdir(incoming) and not os.listdir(incoming):
+            os.rmdir(incoming)
+    return written
+
+
 def _documents_by_output(
     documents: Mapping[str, Sequence[Mapping[str, Any]]],
 ) -> dict[str, dict[str, Mapping[str, Any]]]:
@@ -629,7 +675,8 @@ def write_pass(params: Mapping[str, Any]) -> dict[str, Any]:
             continue
         reps.append(_summary(measurement, record))
         lines.append(_line(params["setup"], record, len(reps), len(measured)))
-    return {"reps": reps, "missing": missing, "lines": lines}
+    logs = unpack_archives(setup_dir, params["archives"], params["logs_dir"])
+    return {"reps": reps, "missing": missing, "lines": lines, "logs": logs}
 
 
 def _summary(measurement: Mapping[str, Any], record: Mapping[str, Any]) -> dict[str, Any]:
@@ -661,6 +708,8 @@ def main() -> None:
             "sources": {"type": "list", "elements": "str", "required": True},
             "documents": {"type": "dict", "required": True},
             "server": {"type": "dict", "default": {}},
+            "archives": {"type": "list", "elements": "path", "default": []},
+            "logs_dir": {"type": "str", "default": "logs"},
             "schema_version": {"type": "int", "default": 2},
         },
         supports_check_mode=False,

@@ -4,28 +4,37 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule  # type: ignore[import-untyped]
+from ansible.module_utils.channels_bench_runs import (  # type: ignore[import-untyped]
+    create,
+    write,
+)
 
 DOCUMENTATION = r"""
 ---
 module: bench_run
 short_description: Merge changes into results/<run_id>/run.json atomically
 description:
-  - Reads run.json, merges C(update) into it (mappings key by key, anything else replaced; a
-    list given under C(append) is extended instead, keeping its order and leaving out what it
-    holds already), and writes it to a temporary file renamed over the old one, so that no
-    reader ever sees half a file.
+  - With C(create), makes a new run instead - the results directory, runs of dead controllers
+    closed as abandoned, the run's own directory made exclusively (it fails when it exists),
+    run.json written and results/latest pointed at it - in one step.
+  - Otherwise reads run.json, merges C(update) into it (mappings key by key, anything else
+    replaced; a list given under C(append) is extended instead, keeping its order and leaving out
+    what it holds already), and writes it to a temporary file renamed over the old one, so that
+    no reader ever sees half a file.
   - Runs on the controller (localhost).
 options:
   path:
-    description: The run.json to change.
+    description: The run.json to change, or to create (results/<run_id>/run.json).
     type: path
     required: true
+  create:
+    description: The new run's run.json; C(path) must not exist yet.
+    type: dict
   update:
     description: Values to merge in.
     type: dict
@@ -45,6 +54,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+abandoned:
+  description: The runs closed as abandoned before a new one was created.
+  type: list
+  elements: str
+  returned: when creating
 run:
   description: run.json as written.
   type: dict
@@ -70,29 +84,26 @@ def extend(base: Mapping[str, Any], append: Mapping[str, Any]) -> dict[str, Any]
     return extended
 
 
-def write_atomically(path: str, data: Mapping[str, Any]) -> None:
-    directory = os.path.dirname(path) or "."
-    descriptor, temporary = tempfile.mkstemp(prefix=".run-", suffix=".json", dir=directory)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(data, indent=2) + "\n")
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
-
-
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "path": {"type": "path", "required": True},
+            "create": {"type": "dict"},
             "update": {"type": "dict", "default": {}},
             "append": {"type": "dict", "default": {}},
         },
         supports_check_mode=False,
     )
     path = module.params["path"]
+    if module.params["create"] is not None:
+        run_dir = Path(path).parent
+        try:
+            abandoned = create(run_dir.parent, run_dir.name, module.params["create"])
+        except FileExistsError:
+            module.fail_json(msg=f"{run_dir} exists already: a run never writes into another")
+        except OSError as error:
+            module.fail_json(msg=f"{error.strerror or error}: {error.filename or run_dir}")
+        module.exit_json(changed=True, abandoned=abandoned, run=module.params["create"])
     try:
         with open(path, encoding="utf-8") as handle:
             run = json.load(handle)
@@ -100,7 +111,7 @@ def main() -> None:
         module.fail_json(msg=f"cannot read {path}: {error}")
     changed = extend(merge(run, module.params["update"]), module.params["append"])
     if changed != run:
-        write_atomically(path, changed)
+        write(Path(path), changed)
     module.exit_json(changed=changed != run, run=changed)
 
 

@@ -225,8 +225,8 @@ def _rate_flags(record: Mapping[str, Any]) -> list[str]:
 
 def generator_lag_bound_us(record: Mapping[str, Any]) -> float | None:
     """The most send lag or event-loop delay (p99) a fixed-rate rep may show: the floor, or a
-    quarter of its p99 latency when that is more. None where the rule does not apply (closed loop: the
-    reference generator judges the generator there)."""
+    quarter of its p99 latency when that is more. None where the rule does not apply (closed
+    loop: the reference generator judges the generator there)."""
     if record.get("test") not in FIXED_RATE_TESTS:
         return None
     p99 = latency_p99_us(record)

@@ -49,6 +49,8 @@ def params(tmp_path: Path, **overrides) -> dict:
                                     document("throughput-c2-reference-1"),
                                     document("throughput-c2-rep-1")]},
         "server": {},
+        "archives": [],
+        "logs_dir": "logs",
         "schema_version": 2,
     } | overrides  # fmt: skip
 
@@ -158,7 +160,9 @@ def test_each_closed_loop_rep_carries_the_reference_of_its_client_count(bench_re
     assert rep["reference"]["tool"] == "wrk" and rep["reference"]["rps"] == reference["rps"]
     assert rep["reference"]["file"] == "throughput/c2/reference-1.json"
     assert "wrk_output" not in rep["reference"]
-    written = json.loads((tmp_path / "run/2016/gunicorn/throughput/c2/reference-1.json").read_text())
+    written = json.loads(
+        (tmp_path / "run/2016/gunicorn/throughput/c2/reference-1.json").read_text()
+    )
     assert written["wrk"]["wrk_output"] == reference["wrk_output"]
     assert ("generator_limited" in rep["flags"]) == (rep["achieved_rps"] < 0.8 * reference["rps"])
 
@@ -168,6 +172,42 @@ def test_what_was_measured_is_written_and_what_was_not_is_reported(bench_rep, tm
     result = bench_rep.write_pass(half)
     assert result["missing"] == ["throughput/c2/reference-1.json", "throughput/c2/rep-1.json"]
     assert (tmp_path / "run/2016/gunicorn/latency/rep-1.json").exists()
+
+
+def make_archive(path: Path, files: dict[str, str]) -> Path:
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as archive:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+def test_the_logs_and_config_of_a_pass_are_unpacked_once(bench_rep, tmp_path):
+    incoming = tmp_path / "run" / ".incoming"
+    incoming.mkdir(parents=True)
+    first = make_archive(incoming / "a.tar.gz", {
+        "logs/gunicorn.log": "GET / 200\n", "supervisor.conf": "[program:gunicorn]\n",
+        "../escape.log": "no", "logs/.hidden": "no",
+    })  # fmt: skip
+    result = bench_rep.write_pass(params(tmp_path, archives=[str(first)]))
+    setup_dir = tmp_path / "run" / "2016" / "gunicorn"
+    assert (setup_dir / "logs" / "gunicorn.log").read_text() == "GET / 200\n"
+    assert (setup_dir / "supervisor.conf").read_text() == "[program:gunicorn]\n"
+    assert sorted(Path(p).name for p in result["logs"]) == ["gunicorn.log", "supervisor.conf"]
+    assert not (tmp_path / "run" / "escape.log").exists() and not incoming.exists()
+    # A later round keeps the first config and puts its logs beside the first round's.
+    incoming.mkdir()
+    later = make_archive(incoming / "b.tar.gz", {
+        "logs/gunicorn.log": "round 2\n", "supervisor.conf": "changed\n",
+    })  # fmt: skip
+    bench_rep.unpack_archives(str(setup_dir), [str(later)], "logs/round-2")
+    assert (setup_dir / "logs" / "round-2" / "gunicorn.log").read_text() == "round 2\n"
+    assert (setup_dir / "supervisor.conf").read_text() == "[program:gunicorn]\n"
 
 
 def test_an_existing_rep_is_never_overwritten(bench_rep, tmp_path):
@@ -220,7 +260,8 @@ def run_module(tmp_path: Path, arguments: dict) -> dict:
     playbook = tmp_path / "play.yml"
     playbook.write_text(
         "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
-        "    - bench_rep: '{{ bench_rep_args }}'\n      register: written\n      ignore_errors: true\n"
+        "    - bench_rep: '{{ bench_rep_args }}'\n"
+        "      register: written\n      ignore_errors: true\n"
         "    - ansible.builtin.copy:\n        content: '{{ written | to_json }}'\n"
         f"        dest: {tmp_path}/result.json\n        mode: '0644'\n"
     )
