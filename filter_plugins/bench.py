@@ -56,9 +56,23 @@ PLAN_VALUES: Mapping[str, Mapping[str, Any]] = {
     "calibrate_delays_ms": {"kind": "int_list", "min": 0, "max": 5000, "max_items": 10},
     "calibrate_rps": {"kind": "float", "min": 0.0, "max": 1000.0, "exclusive_min": True},
     "calibrate_duration_s": {"kind": "float", "min": 0.0, "max": 600.0, "exclusive_min": True},
-    "tests": {"kind": "choice_list", "choices": ("latency", "throughput", "calibrate", "ws-echo",
-                                                 "ws-fanout", "ws-connect"), "max_items": 6},
+    "tests": {
+        "kind": "choice_list",
+        "choices": ("latency", "throughput", "calibrate", "ws-echo", "ws-fanout", "ws-connect"),
+        "max_items": 6,
+    },
+    "ws_duration_s": {"kind": "float", "min": 0.0, "max": 3600.0, "exclusive_min": True},
+    "ws_echo_connections": {"kind": "int", "min": 1, "max": 20000},
+    "ws_echo_rate": {"kind": "float", "min": 0.0, "max": 1000000.0, "exclusive_min": True},
+    "ws_fanout_groups": {"kind": "int", "min": 1, "max": 1000},
+    "ws_fanout_subscribers": {"kind": "int", "min": 1, "max": 10000},
+    "ws_fanout_rate": {"kind": "float", "min": 0.0, "max": 100000.0, "exclusive_min": True},
+    "ws_connect_steps": {"kind": "int_list", "min": 1, "max": 20000, "max_items": 10},
+    "ws_connect_hold_s": {"kind": "float", "min": 0.0, "max": 600.0, "exclusive_min": True},
 }
+# The WebSocket tests, which the WebSocket client (roles/wsbench) runs; loadtest's driver runs
+# the others.
+WS_TESTS = ("ws-echo", "ws-fanout", "ws-connect")
 
 
 def _problem(name: str, value: Any, want: str) -> str:
@@ -190,7 +204,7 @@ def bench_plan(values: Mapping[str, Any]) -> dict[str, Any]:
 def bench_run_id(value: Any, pattern: str) -> str:
     """A run id a user gave (-e run_id=...), checked against the form the harness makes (UTC time
     and 4 hex digits: playbooks/vars/run_id.yml holds the pattern), whole, so that not even a
-    trailing newline passes. Nothing else reaches a path, so nothing escapes the results directory."""
+    trailing newline passes. Nothing else reaches a path: nothing escapes the results directory."""
     text = str(value)
     if not re.fullmatch(pattern.removeprefix("^").removesuffix("$"), text):
         raise AnsibleFilterError(
@@ -231,12 +245,14 @@ def bench_series(
     plan: Mapping[str, Any],
     tests: Sequence[str],
     base_url: str = "http://target/",
+    urls: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """The measurements of one pass, in the order they run: the latency reps, then per client
     count the reference generator once and the throughput reps, then the rate sweep (by rate,
     then by fraction of the capacity the throughput reps found), then the calibration (the
-    calibration URL without delay, the baseline, then with each known delay). `plan['tests']`,
-    when not empty, narrows the setup's tests. Outputs are relative to the setup's directory."""
+    calibration URL without delay, the baseline, then with each known delay), then the WebSocket
+    tests at the setup's WebSocket URLs. `plan['tests']`, when not empty, narrows the setup's
+    tests. Outputs are relative to the setup's directory."""
     if plan.get("tests"):
         tests = [test for test in tests if test in plan["tests"]] + (
             ["calibrate"] if "calibrate" in plan["tests"] else []
@@ -246,54 +262,126 @@ def bench_series(
     series: list[dict[str, Any]] = []
     if "latency" in tests:
         series += [
-            {"test": "latency", "rep": rep, "rps": plan["latency_rps"],
-             "duration_s": plan["latency_duration_s"], "warmup_s": warmup,
-             "output": f"latency/rep-{rep}.json"}
+            {
+                "test": "latency",
+                "rep": rep,
+                "rps": plan["latency_rps"],
+                "duration_s": plan["latency_duration_s"],
+                "warmup_s": warmup,
+                "output": f"latency/rep-{rep}.json",
+            }
             for rep in reps
         ]
     if "throughput" in tests:
         for clients in plan["throughput_clients"]:
             if plan["reference_duration_s"] > 0:
                 series.append(
-                    {"test": "reference", "clients": clients,
-                     "duration_s": plan["reference_duration_s"],
-                     "output": f"throughput/c{clients}/reference-{pass_['round']}.json"}
+                    {
+                        "test": "reference",
+                        "clients": clients,
+                        "duration_s": plan["reference_duration_s"],
+                        "output": f"throughput/c{clients}/reference-{pass_['round']}.json",
+                    }
                 )
             series += [
-                {"test": "throughput", "rep": rep, "clients": clients,
-                 "duration_s": plan["throughput_duration_s"], "warmup_s": warmup,
-                 "output": f"throughput/c{clients}/rep-{rep}.json"}
+                {
+                    "test": "throughput",
+                    "rep": rep,
+                    "clients": clients,
+                    "duration_s": plan["throughput_duration_s"],
+                    "warmup_s": warmup,
+                    "output": f"throughput/c{clients}/rep-{rep}.json",
+                }
                 for rep in reps
             ]
     if "latency" in tests:
         for rate in plan["sweep_rps"]:
             series += [
-                {"test": "sweep", "rep": rep, "rps": rate, "fraction": None,
-                 "duration_s": plan["sweep_duration_s"], "warmup_s": warmup,
-                 "output": f"sweep/r{_number_name(rate)}/rep-{rep}.json"}
+                {
+                    "test": "sweep",
+                    "rep": rep,
+                    "rps": rate,
+                    "fraction": None,
+                    "duration_s": plan["sweep_duration_s"],
+                    "warmup_s": warmup,
+                    "output": f"sweep/r{_number_name(rate)}/rep-{rep}.json",
+                }
                 for rep in reps
             ]
         if plan["sweep_fractions"] and "throughput" not in tests:
             raise AnsibleFilterError("a sweep by fractions needs the throughput test")
         for fraction in plan["sweep_fractions"]:
             series += [
-                {"test": "sweep", "rep": rep, "rps": None, "fraction": fraction,
-                 "duration_s": plan["sweep_duration_s"], "warmup_s": warmup,
-                 "output": f"sweep/f{_number_name(fraction)}/rep-{rep}.json"}
+                {
+                    "test": "sweep",
+                    "rep": rep,
+                    "rps": None,
+                    "fraction": fraction,
+                    "duration_s": plan["sweep_duration_s"],
+                    "warmup_s": warmup,
+                    "output": f"sweep/f{_number_name(fraction)}/rep-{rep}.json",
+                }
                 for rep in reps
             ]
     if "calibrate" in tests:
         # Rep by rep, each delay after the baseline: drift of a shared machine falls on both.
         delays = [0, *sorted(set(plan["calibrate_delays_ms"]) - {0})]
         series += [
-            {"test": "calibrate", "rep": rep, "rps": plan["calibrate_rps"],
-             "duration_s": plan["calibrate_duration_s"], "warmup_s": warmup,
-             "url": f"{base_url.rstrip('/')}/calibrate/{delay}ms",
-             "output": f"calibrate/d{delay}/rep-{rep}.json"}
+            {
+                "test": "calibrate",
+                "rep": rep,
+                "rps": plan["calibrate_rps"],
+                "duration_s": plan["calibrate_duration_s"],
+                "warmup_s": warmup,
+                "url": f"{base_url.rstrip('/')}/calibrate/{delay}ms",
+                "output": f"calibrate/d{delay}/rep-{rep}.json",
+            }
             for rep in reps
             for delay in delays
         ]
+    series += _ws_series(reps, plan, tests, base_url, urls or {})
     return series
+
+
+def _ws_series(
+    reps: Sequence[int],
+    plan: Mapping[str, Any],
+    tests: Sequence[str],
+    base_url: str,
+    urls: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    """The WebSocket measurements of a pass, in the client's spec keys (roles/wsbench)."""
+    ws_base = re.sub(r"^http", "ws", base_url.rstrip("/"))
+    keys = {
+        "ws-echo": {"connections": plan.get("ws_echo_connections"),
+                    "rate": plan.get("ws_echo_rate"), "duration_s": plan.get("ws_duration_s")},
+        "ws-fanout": {"groups": plan.get("ws_fanout_groups"),
+                      "subscribers": plan.get("ws_fanout_subscribers"),
+                      "rate": plan.get("ws_fanout_rate"), "duration_s": plan.get("ws_duration_s")},
+        "ws-connect": {"steps": plan.get("ws_connect_steps"),
+                       "hold_s": plan.get("ws_connect_hold_s")},
+    }  # fmt: skip
+    series = []
+    for test in WS_TESTS:
+        if test not in tests:
+            continue
+        url_key = test.replace("-", "_")
+        if url_key not in urls:
+            raise AnsibleFilterError(f"the setup has no {url_key} URL for its {test} test")
+        series += [
+            {"test": test, "rep": rep, "warmup_s": plan["warmup_s"], **keys[test],
+             "url": ws_base + urls[url_key], "output": f"{test}/rep-{rep}.json"}
+            for rep in reps
+        ]  # fmt: skip
+    return series
+
+
+def bench_runner_series(series: Sequence[Mapping[str, Any]], runner: str) -> list[dict]:
+    """The part of a series one load generator runs: `wsbench` the WebSocket tests, `loadtest`
+    the others."""
+    if runner not in ("loadtest", "wsbench"):
+        raise AnsibleFilterError(f"runner must be loadtest or wsbench, not {runner!r}")
+    return [dict(m) for m in series if (m["test"] in WS_TESTS) == (runner == "wsbench")]
 
 
 def bench_pass_series(
@@ -302,8 +390,9 @@ def bench_pass_series(
     rows: Mapping[str, Mapping[str, Any]],
     base_url: str = "http://target/",
 ) -> list[dict[str, Any]]:
-    """bench_series for a pass, with the tests of the pass's setup (its catalogue row)."""
-    return bench_series(pass_, plan, rows[pass_["setup"]]["tests"], base_url)
+    """bench_series for a pass, with the tests and URLs of the pass's setup (its catalogue row)."""
+    row = rows[pass_["setup"]]
+    return bench_series(pass_, plan, row["tests"], base_url, row.get("urls"))
 
 
 def bench_controller_pid(_: Any = None) -> int:
@@ -344,7 +433,9 @@ def bench_source_series(
     mine = []
     for measurement in series:
         item = dict(measurement)
-        if item["test"] == "reference":
+        # The reference generator measures the server's limit, and the WebSocket client is one
+        # process whose documents are not merged: both run from the first source only.
+        if item["test"] == "reference" or item["test"] in WS_TESTS:
             if index != 0:
                 continue
         elif item.get("clients") is not None:
@@ -358,8 +449,13 @@ def bench_source_series(
 
 
 def bench_measured_s(series: Sequence[Mapping[str, Any]]) -> float:
-    """Seconds of load a series plans: every warm-up and every measured or reference run."""
-    return sum(float(m.get("warmup_s") or 0) + float(m["duration_s"]) for m in series)
+    """Seconds of load a series plans: every warm-up and every measured or reference run (a
+    connection test: each step's hold)."""
+    return sum(
+        float(m.get("warmup_s") or 0)
+        + float(m.get("duration_s") or len(m.get("steps") or []) * float(m.get("hold_s") or 0))
+        for m in series
+    )
 
 
 def bench_schedule(
@@ -411,6 +507,30 @@ def bench_target_url(target: Mapping[str, Any], name: str, path: str = "/") -> s
     return f"http://{host}:{target.get('channels_setup_port') or 80}{path}"
 
 
+def bench_with_server_pids(
+    series: Sequence[Mapping[str, Any]], status_lines: Sequence[str], same_host: bool
+) -> list[dict[str, Any]]:
+    """The WebSocket connection test reads the server's memory from /proc: it gets the server
+    programs' PIDs (from `supervisorctl status`) when it runs on the server's own host."""
+    pids = [int(found) for line in status_lines for found in re.findall(r"\bpid (\d+),", line)]
+    return [
+        dict(m, server_pids=pids if same_host else []) if m["test"] == "ws-connect" else dict(m)
+        for m in series
+    ]
+
+
+def bench_documents(sources: Sequence[str], hostvars: Mapping[str, Any]) -> dict[str, list]:
+    """Each source host's documents of the pass: loadtest's driver's, then the WebSocket
+    client's."""
+    documents = {}
+    for host in sources:
+        facts = hostvars[host]
+        documents[host] = list(facts.get("loadtest_series_documents") or []) + list(
+            facts.get("wsbench_series_documents") or []
+        )
+    return documents
+
+
 def bench_log_cut_args(logs: Sequence[str], offsets: Mapping[str, Any]) -> list[str]:
     """Each log with the size it had before the load, as arguments `path offset path offset ...`
     for the cutting script; a log that was not there before starts at 0."""
@@ -456,6 +576,9 @@ class FilterModule:
             "bench_series": bench_series,
             "bench_split_clients": bench_split_clients,
             "bench_pass_series": bench_pass_series,
+            "bench_runner_series": bench_runner_series,
+            "bench_with_server_pids": bench_with_server_pids,
+            "bench_documents": bench_documents,
             "bench_controller_pid": bench_controller_pid,
             "bench_source_series": bench_source_series,
             "bench_measured_s": bench_measured_s,

@@ -529,6 +529,61 @@ def build_record(
     return record
 
 
+def build_ws_record(
+    *,
+    run_id: str,
+    setup: str,
+    measurement: Mapping[str, Any],
+    host: str,
+    document: Mapping[str, Any],
+    server: Mapping[str, Any] | None = None,
+    schema_version: int = 2,
+) -> dict[str, Any]:
+    """The rep file of a WebSocket measurement: the client's document (one source: its
+    measurement is not merged) in the contract's frame, flagged with the rule book."""
+    started = _instant(document.get("started_at"), f"started_at of {host}")
+    ended = _instant(document.get("ended_at"), f"ended_at of {host}")
+    generator = dict(document.get("generator") or {})
+    record: dict[str, Any] = {
+        "schema_version": schema_version,
+        "run_id": run_id,
+        "setup": setup,
+        "test": measurement["test"],
+        "rep": measurement["rep"],
+        "plan": {
+            "url": document.get("url"),
+            **dict(document.get("plan") or {}),
+            "warmup_s": float(measurement.get("warmup_s") or 0),
+        },
+        "source_hosts": [host],
+        "started_at": _iso(started),
+        "ended_at": _iso(ended),
+        "requested_rate": document.get("requested_rate"),
+        "achieved_rate": document.get("achieved_rate"),
+        "harness": document.get("harness"),
+        "server": server_during(server or {}, started, ended),
+        "sources": [
+            {
+                "host": host,
+                "tool": document.get("tool"),
+                "document_version": document.get("document_version"),
+                "warmup": document.get("warmup"),
+                "generator": generator,
+            }
+        ],
+        "generator": {
+            key: generator.get(key)
+            for key in ("cpu_percent_max", "client_frames_per_s", "client_ceiling_rate")
+        },
+    }
+    for extra in ("subscribers", "steps"):
+        if extra in document:
+            record[extra] = document[extra]
+    record["flags"] = rule_flags(record)
+    record["valid"] = not record["flags"]
+    return record
+
+
 REFERENCE_KEYS = (
     "tool", "version", "clients", "threads", "duration_s", "connection_close", "requests", "rps",
     "errors", "latency_ms",
@@ -619,9 +674,31 @@ def _documents_by_output(
     return found
 
 
-def _line(setup: str, record: Mapping[str, Any], index: int, total: int) -> str:
+def _latency_of(record: Mapping[str, Any]) -> Mapping[str, Any]:
     histograms = (record.get("harness") or {}).get("histograms") or {}
-    latency = histograms.get("latency_corrected") or histograms.get("latency_uncorrected") or {}
+    for name in ("latency_corrected", "latency_uncorrected", "delivery", "handshake"):
+        if histograms.get(name):
+            return dict(histograms[name])
+    return {}
+
+
+def _line(setup: str, record: Mapping[str, Any], index: int, total: int) -> str:
+    latency = _latency_of(record)
+    if str(record["test"]).startswith("ws-"):
+        asked = record.get("requested_rate")
+        messages = (record.get("harness") or {}).get("messages") or {}
+        counted = f", {messages.get('lost', 0)} lost" if messages else ""
+        timing = (
+            f"p50 {latency['p50'] / 1000:.2f} ms, p99 {latency['p99'] / 1000:.2f} ms"
+            if latency.get("p50") is not None
+            else "no latency"
+        )
+        rate = f"{asked:g} msg/s asked, " if asked else ""
+        flags = ", ".join(record["flags"]) or "valid"
+        return (
+            f"[{setup}] {index}/{total} {record['test']} rep {record['rep']}: {rate}{timing}"
+            f"{counted}; {flags}"
+        )
     what = record["test"] + (f" c{record['plan']['clients']}" if record["plan"]["clients"] else "")
     asked = f"{record['requested_rps']:g} asked, " if record["requested_rps"] else ""
     timing = (
@@ -654,6 +731,17 @@ def write_pass(params: Mapping[str, Any]) -> dict[str, Any]:
                 params["run_id"], params["setup"], measurement, next(iter(documents.values()))
             )
             references[measurement.get("clients")] = record["reference"]
+        elif str(measurement["test"]).startswith("ws-"):
+            host, document = next(iter(documents.items()))
+            record = build_ws_record(
+                run_id=params["run_id"],
+                setup=params["setup"],
+                measurement=measurement,
+                host=host,
+                document=document,
+                server=params["server"],
+                schema_version=params["schema_version"],
+            )
         else:
             record = build_record(
                 run_id=params["run_id"],
@@ -680,16 +768,15 @@ def write_pass(params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _summary(measurement: Mapping[str, Any], record: Mapping[str, Any]) -> dict[str, Any]:
-    histograms = (record.get("harness") or {}).get("histograms") or {}
-    latency = histograms.get("latency_corrected") or histograms.get("latency_uncorrected") or {}
+    latency = _latency_of(record)
     return {
         "output": measurement["output"],
         "test": record["test"],
         "rep": record["rep"],
-        "clients": record["plan"]["clients"],
+        "clients": record["plan"].get("clients"),
         "flags": record["flags"],
         "valid": record["valid"],
-        "achieved_rps": record["achieved_rps"],
+        "achieved_rps": record.get("achieved_rps", record.get("achieved_rate")),
         "p50_us": latency.get("p50"),
         "p99_us": latency.get("p99"),
     }

@@ -150,19 +150,13 @@ def test_littles_law_holds_for_the_harness_at_2_clients(first_run: Path) -> None
 
 
 def test_the_calibration_passes(results_dir: Path) -> None:
-    run = run_playbook(
-        "playbooks/calibrate.yml",
-        "-e",
-        "loadtest_warmup_s=1",
-        "-e",
-        f"bench_results_dir={results_dir}",
-    )
+    run = run_playbook("playbooks/calibrate.yml", "-e", f"bench_results_dir={results_dir}")
     assert run.returncode == 0, run.output[-5000:]
     run_dir = (results_dir / "latest").resolve()
     calibration = load(run_dir / "calibration.json")
     assert calibration["passed"] is True
-    [check] = calibration["checks"]
-    assert check["delay_ms"] == 20 and abs(check["harness_p50_error_ms"]) <= 0.5
+    assert [check["delay_ms"] for check in calibration["checks"]] == [1, 20]
+    assert all(abs(check["harness_p50_error_ms"]) <= 0.5 for check in calibration["checks"])
     assert load(run_dir / "run.json")["setups"] == ["2016/gunicorn"]
 
 

@@ -15,6 +15,9 @@ GOOD = {
     "request_timeout_ms": "10000", "reference_duration_s": 3, "sweep_rps": [],
     "sweep_fractions": "0.5,1.0", "sweep_duration_s": 8, "calibrate_delays_ms": [20],
     "calibrate_rps": "10", "calibrate_duration_s": 10, "tests": [],
+    "ws_duration_s": 8, "ws_echo_connections": 20, "ws_echo_rate": 200, "ws_fanout_groups": 2,
+    "ws_fanout_subscribers": 10, "ws_fanout_rate": 20, "ws_connect_steps": [100, 200],
+    "ws_connect_hold_s": 3,
 }
 
 
@@ -159,3 +162,23 @@ def test_the_plans_tests_narrow_a_setups_and_calibrate_on_its_own(bench_filters)
     ]
     assert calibration[-1]["url"] == "http://127.0.0.1:8000/calibrate/20ms"
     assert {m["rps"] for m in calibration} == {10.0}
+
+
+def test_a_setups_websocket_tests_run_at_its_websocket_urls_from_one_source(bench_filters):
+    plan = bench_filters.bench_plan(GOOD)
+    urls = {"http": "/", "ws_echo": "/ws/echo/", "ws_fanout": "/ws/fanout/{group}/",
+            "ws_connect": "/ws/connect/"}  # fmt: skip
+    series = bench_filters.bench_series(
+        {"round": 1, "reps": [1]}, {**plan, "sweep_fractions": []},
+        ["latency", "ws-echo", "ws-fanout", "ws-connect"], "http://127.0.0.1:8000/", urls,
+    )  # fmt: skip
+    websocket = bench_filters.bench_runner_series(series, "wsbench")
+    assert [m["test"] for m in websocket] == ["ws-echo", "ws-fanout", "ws-connect"]
+    assert websocket[0]["url"] == "ws://127.0.0.1:8000/ws/echo/"
+    assert websocket[1]["url"] == "ws://127.0.0.1:8000/ws/fanout/{group}/"
+    assert websocket[0]["connections"] == 20 and websocket[2]["steps"] == [100, 200]
+    assert [m["test"] for m in bench_filters.bench_runner_series(series, "loadtest")] == ["latency"]
+    second = bench_filters.bench_source_series(series, ["a", "b"], "b")
+    assert [m["test"] for m in second] == ["latency"]
+    with pytest.raises(AnsibleFilterError, match="no ws_echo URL"):
+        bench_filters.bench_series({"round": 1, "reps": [1]}, plan, ["ws-echo"], urls={})

@@ -14,9 +14,11 @@
 //
 // The instrument: loadtest's requestGenerator hook wraps every request, so each one is timed from
 // a monotonic clock into HdrHistograms (microseconds, 3 significant digits). At a fixed rate the
-// i-th request of the measured run was due at t0 + i/rps (t0: its first send), as wrk2 counts:
-// latency_corrected is timed from then, latency_uncorrected from the actual send, send_lag is the
-// difference. loadtest's own Result is kept unchanged under `loadtest`.
+// i-th request of the measured run was due at t0 + i/rps, as wrk2 counts, with t0 the schedule's
+// phase: the median of the sends against one-per-interval (loadtest's millisecond timer scatters
+// sends about a millisecond either side of their time). latency_corrected is timed from then,
+// latency_uncorrected from the actual send, send_lag is the difference. loadtest's own Result is
+// kept unchanged under `loadtest`.
 //
 // Exit status: 0 done; 2 a bad spec or an output that exists (before any load); 3 the heartbeat
 // went stale (the controller is gone); 130 SIGTERM or SIGINT; 1 any other failure. Documents
@@ -513,6 +515,10 @@ class Recorder {
     this.uncorrected = new Recording()
     this.corrected = rps ? new Recording() : null
     this.sendLag = rps ? new Recording() : null
+    // At a fixed rate: each measured send's offset from the schedule, and each response's
+    // latency with its send's offset, recorded once the schedule's phase is known.
+    this.offsets = []
+    this.pendingCorrected = []
     this.timelineCompleted = []
     this.timelineErrors = []
     this.drained = null
@@ -520,6 +526,27 @@ class Recorder {
 
   get stopped() {
     return this.stopNs !== null
+  }
+
+  // The fixed-rate histograms, once every measured request is in: the schedule's phase is the
+  // median send (the timer's millisecond scatter either side of it is not lateness), each send's
+  // lag is how much later than that it went, and a response's corrected latency adds its send's
+  // lag (wrk2's correction). A generator that falls behind sends late and then catches up in a
+  // burst, so its late sends stay late against the median.
+  finishSchedule() {
+    if (this.corrected === null || this.offsets.length === 0) {
+      return
+    }
+    const sorted = [...this.offsets].sort((a, b) => a - b)
+    const phaseNs = sorted[Math.floor((sorted.length - 1) / 2)]
+    for (const offsetNs of this.offsets) {
+      this.sendLag.record(Math.max(0, offsetNs - phaseNs) / 1000)
+    }
+    for (const [latencyUs, offsetNs] of this.pendingCorrected) {
+      this.corrected.record(latencyUs + Math.max(0, offsetNs - phaseNs) / 1000)
+    }
+    this.offsets = []
+    this.pendingCorrected = []
   }
 
   // loadtest's hook: it passes the request function and its own response handler; the request
@@ -553,12 +580,16 @@ class Recorder {
       this.t0 = sendNs
     }
     const index = this.sent++
-    const entry = {sendNs, lagNs: 0, done: false, request: null}
+    const entry = {sendNs, offsetNs: 0, done: false, request: null}
     if (this.intervalNs !== null) {
-      // Sent before its time (loadtest's timer counts whole milliseconds) is on time.
-      entry.lagNs = Math.max(0, Number(sendNs - this.t0) - index * this.intervalNs)
+      // Where this send falls against a schedule of one send per interval from the first. The
+      // schedule's true phase is not the first send's: loadtest's timer counts whole
+      // milliseconds, so its sends scatter about a millisecond either side of their time. The
+      // send lag (and the corrected latency) is taken against the typical send, once all are in
+      // (finishSchedule): lateness beyond that is what the correction counts.
+      entry.offsetNs = Number(sendNs - this.t0) - index * this.intervalNs
       if (this.measured) {
-        this.sendLag.record(entry.lagNs / 1000)
+        this.offsets.push(entry.offsetNs)
       }
     }
     this.inFlight.add(entry)
@@ -603,7 +634,7 @@ class Recorder {
       const latencyUs = Number(endNs - entry.sendNs) / 1000
       this.uncorrected.record(latencyUs)
       if (this.corrected) {
-        this.corrected.record(latencyUs + entry.lagNs / 1000)
+        this.pendingCorrected.push([latencyUs, entry.offsetNs])
       }
     }
     this.bin(endNs, errorCode !== null)
@@ -750,6 +781,7 @@ async function measuredRun(spec, m, url) {
 function harnessRecord(run, fixedRate) {
   const {recorder} = run
   const histograms = {latency_uncorrected: recorder.uncorrected.summary()}
+  recorder.finishSchedule()
   if (fixedRate) {
     histograms.latency_corrected = recorder.corrected.summary()
     histograms.send_lag = recorder.sendLag.summary()

@@ -71,9 +71,6 @@ MAX_CONNECTIONS = 20_000
 MAX_MESSAGES = 20_000_000
 FD_HEADROOM = 64
 MAX_PAYLOAD_BYTES = 1_000_000
-# A run that asks the client to handle more frames per second than this share of its measured
-# ceiling (benchmarks/wsbench_ceiling.py) is flagged generator_ceiling.
-DEFAULT_CEILING_SHARE = 0.5
 # Seconds allowed beyond the planned phases before the whole run is abandoned.
 RUN_SLACK_S = 30.0
 COMMON_KEYS = (
@@ -87,7 +84,6 @@ COMMON_KEYS = (
     "host",
     "cpus",
     "client_ceiling_rate",
-    "client_ceiling_share",
 )
 TEST_KEYS = {
     "ws-echo": ("duration_s", "connections", "rate"),
@@ -95,18 +91,6 @@ TEST_KEYS = {
     "ws-connect": ("steps", "hold_s", "server_pids"),
 }
 GROUP_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
-
-# Flags of WebSocket runs that the rule book does not have yet; the rule book's own flags
-# (generator_saturated, generator_lag, errors, rate_shortfall, rate_overshoot, backlog) keep its
-# names and thresholds. Each with the sentence a report prints for it.
-WS_FLAGS: Mapping[str, str] = {
-    "no_messages": "no message was received",
-    "too_few_messages": "fewer messages than percentiles need",
-    "messages_lost": "some messages never arrived",
-    "messages_duplicated": "some messages arrived more than once",
-    "messages_out_of_order": "some messages arrived after a later one",
-    "generator_ceiling": "the rate asked is above the share of the client's measured ceiling",
-}
 
 
 class SpecError(Exception):
@@ -145,7 +129,6 @@ class Spec:
     host: str | None = None
     cpus: str | None = None
     client_ceiling_rate: float | None = None
-    client_ceiling_share: float = DEFAULT_CEILING_SHARE
     connections: int = 0
     rate: float = 0.0
     groups: int = 0
@@ -252,9 +235,6 @@ def common_fields(check: Checker) -> dict[str, Any]:
         "cpus": check.optional_text("cpus"),
         "client_ceiling_rate": (
             None if ceiling is None else check.number("client_ceiling_rate", None, 0, above=True)
-        ),
-        "client_ceiling_share": check.number(
-            "client_ceiling_share", DEFAULT_CEILING_SHARE, 0, above=True
         ),
     }
 
@@ -1177,7 +1157,7 @@ def build_document(
     for extra in ("subscribers", "steps"):
         if extra in measured:
             document[extra] = measured[extra]
-    document["flags"] = flags(document, spec)
+    document["flags"] = flags(document)
     document["valid"] = not document["flags"]
     return document
 
@@ -1195,69 +1175,16 @@ def generator_document(spec: Spec, generator: dict[str, Any]) -> dict[str, Any]:
         "affinity": affinity(),
         "client_frames_per_s": client_frames_per_s(spec),
         "client_ceiling_rate": spec.client_ceiling_rate,
-        "client_ceiling_share": spec.client_ceiling_share,
         **versions(),
     }
 
 
-# Flags: the rule book's where they fit, with its thresholds; WS_FLAGS for the rest.
+# Flags: the rule book's (module_utils/channels_bench_rules.py, beside this file as
+# channels_bench_rules.py), the same rules the harness applies to every rep.
 
 
-def flags(document: Mapping[str, Any], spec: Spec) -> list[str]:
-    found = set(rules.flags(document))
-    harness = document["harness"]
-    if harness["errors"]:
-        found.add("errors")
-    messages = harness["messages"]
-    if messages is not None:
-        found.update(message_flags(messages))
-        found.update(rate_flags(document))
-        if spec.test == "ws-echo":
-            found.update(backlog_flags(messages, spec.rate))
-    if ceiling_exceeded(spec):
-        found.add("generator_ceiling")
-    order = [*rules.FLAGS, *WS_FLAGS]
-    return [name for name in order if name in found]
-
-
-def message_flags(messages: Mapping[str, Any]) -> list[str]:
-    found = []
-    if messages["received"] == 0:
-        found.append("no_messages")
-    elif messages["received"] < rules.THRESHOLDS["min_requests"]:
-        found.append("too_few_messages")
-    for key, flag in (
-        ("lost", "messages_lost"),
-        ("duplicates", "messages_duplicated"),
-        ("out_of_order", "messages_out_of_order"),
-    ):
-        if messages[key]:
-            found.append(flag)
-    return found
-
-
-def rate_flags(document: Mapping[str, Any]) -> list[str]:
-    asked, achieved = document["requested_rate"], document["achieved_rate"]
-    if not asked or achieved is None:
-        return []
-    if achieved < rules.THRESHOLDS["rate_shortfall_share"] * asked:
-        return ["rate_shortfall"]
-    if achieved > rules.THRESHOLDS["rate_overshoot_share"] * asked:
-        return ["rate_overshoot"]
-    return []
-
-
-def backlog_flags(messages: Mapping[str, Any], rate: float) -> list[str]:
-    bound = rules.THRESHOLDS["backlog_floor_requests"] + rate * rules.THRESHOLDS["backlog_seconds"]
-    return ["backlog"] if messages["peak_in_flight"] > bound else []
-
-
-def ceiling_exceeded(spec: Spec) -> bool:
-    frames = client_frames_per_s(spec)
-    if frames is None or spec.client_ceiling_rate is None:
-        return False
-    # The ceiling is an echo rate: two frames per message.
-    return frames > spec.client_ceiling_share * 2 * spec.client_ceiling_rate
+def flags(document: Mapping[str, Any]) -> list[str]:
+    return list(rules.flags(document))
 
 
 # Running.
@@ -1346,6 +1273,88 @@ def self_check() -> int:
     return 0 if ok else 1
 
 
+# A series' own keys of a measurement, beside its spec: the repetition, and the name of its
+# result as the caller knows it (the document carries both).
+SERIES_KEYS = ("rep", "result")
+
+
+def spec_of(measurement: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in measurement.items() if key not in SERIES_KEYS}
+
+
+def check_series(raw: Any) -> list[Mapping[str, Any]]:
+    """A series' measurements, each checked as one spec, every problem listed before any load."""
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("measurements"), list):
+        raise SpecError('a series is {"measurements": [spec, ...], "progress": path or null}')
+    measurements = list(raw["measurements"])
+    problems, outputs = [], set()
+    for index, measurement in enumerate(measurements):
+        try:
+            spec = parse_spec(spec_of(measurement))
+            check_output_writable(spec.output)
+        except SpecError as error:
+            problems.append(f"measurements[{index}]: {error}")
+            continue
+        if spec.output in outputs:
+            problems.append(f"measurements[{index}]: {spec.output} is another's output too")
+        outputs.add(spec.output)
+    if not measurements:
+        problems.append("a series needs at least one measurement")
+    if problems:
+        raise SpecError("; ".join(problems))
+    return measurements
+
+
+def progress_line(index: int, total: int, document: Mapping[str, Any], started: float,
+                  planned: list[float]) -> dict[str, Any]:  # fmt: skip
+    """One measurement of a series for people (the callback's progress line)."""
+    histograms = document["harness"]["histograms"]
+    latency = (
+        histograms.get("latency_corrected") or histograms.get("delivery")
+        or histograms.get("handshake") or {}
+    )  # fmt: skip
+    return {
+        "event": "measured", "index": index, "of": total, "test": document["test"],
+        "rep": document.get("rep"), "rps": document.get("requested_rate"),
+        "achieved_rps": document.get("achieved_rate"), "p50_us": latency.get("p50"),
+        "p99_us": latency.get("p99"), "errors": document["harness"]["errors"],
+        "output": document.get("output"), "elapsed_s": round(time.monotonic() - started, 1),
+        "eta_s": round(sum(planned[index:]), 1),
+    }  # fmt: skip
+
+
+def run_series(path: str) -> int:
+    """Every measurement of a series file in turn: each document written and printed as it comes,
+    a progress line appended for each; the first failure ends the series (exit 1), what was
+    measured before it stays."""
+    raw = read_spec_file(path)
+    measurements = check_series(raw)
+    progress = raw.get("progress")
+    planned = [float(m.get("warmup_s", 1)) + float(m.get("duration_s", 0)) for m in measurements]
+    started = time.monotonic()
+    for index, measurement in enumerate(measurements, start=1):
+        try:
+            document = run_spec(spec_of(measurement)) | {
+                "rep": measurement.get("rep"),
+                "output": measurement.get("result", measurement["output"]),
+            }
+        except RunError as error:
+            event = {"event": "failed", "index": index, "message": str(error)}
+            _append(progress, event)
+            print(f"wsbench: measurement {index}: {error}", file=sys.stderr)
+            return 1
+        print(json.dumps(document), flush=True)
+        _append(progress, progress_line(index, len(measurements), document, started, planned))
+    _append(progress, {"event": "done"})
+    return 0
+
+
+def _append(path: str | None, event: Mapping[str, Any]) -> None:
+    if path:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(event) + "\n")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="wsbench.py",
@@ -1357,9 +1366,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="run a short echo test against an in-process server",
     )
+    parser.add_argument(
+        "--series",
+        action="store_true",
+        help="the file is a series: {measurements: [spec, ...], progress: path}, run in turn",
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="with --series: check it and print its measurements and time bound, run nothing",
+    )
     args = parser.parse_args(argv)
     if args.self_check:
         return self_check()
+    if args.series and args.spec:
+        try:
+            if args.check:
+                measurements = check_series(read_spec_file(args.spec))
+                bound = sum(run_bound_s(parse_spec(spec_of(m))) for m in measurements)
+                print(json.dumps({"measurements": len(measurements), "bound_s": round(bound)}))
+                return 0
+            return run_series(args.spec)
+        except SpecError as error:
+            print(f"wsbench: {error}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("wsbench: interrupted; what was measured before stays", file=sys.stderr)
+            return 130
     if not args.spec:
         parser.error("a spec file is needed (or --self-check)")
     try:
