@@ -118,7 +118,7 @@ def test_an_fcgi_program_gets_a_socket_and_numbered_processes(catalogue_filters,
     row = catalogue_filters.catalogue_row(catalogue_filters.catalogue_merge(catalogue, extra),
                                           "2016/daphne-n")
     [program] = catalogue_filters.supervisor_programs(row, "127.0.0.1", 8000, 2)
-    assert program["section"] == "fcgi-program:daphne"
+    assert program["section"] == "fcgi-program:g"  # a group of its own, the setup's group
     assert program["socket"] == "tcp://127.0.0.1:8000" and program["numprocs"] == 2
 
 

@@ -279,6 +279,12 @@ def supervisor_programs(
     """The setup's programs as supervisord sections: section name, rendered command, numprocs,
     process_name and socket (for fcgi-program), and the names of their log files."""
     rendered = []
+    fcgi = [program for program in row["programs"] if program["kind"] == "fcgi-program"]
+    if fcgi and len(row["programs"]) > 1:
+        raise AnsibleFilterError(
+            f"setup {row['name']}: an fcgi-program must be its setup's only program (supervisord "
+            "runs it as a group of its own, named after the setup's group)"
+        )
     for program in row["programs"]:
         where = f"setup {row['name']}"
         count = _processes(program, overrides or {}, int(cores), where, row.get("max_processes"))
@@ -291,7 +297,13 @@ def supervisor_programs(
         rendered.append(
             {
                 "name": program["name"],
-                "section": f"{program['kind']}:{program['name']}",
+                # supervisord makes an fcgi-program a group of its own, which owns the socket:
+                # it is named after the setup's group, and no [group:] section lists it.
+                "section": (
+                    f"fcgi-program:{row['group']}"
+                    if program["kind"] == "fcgi-program"
+                    else f"program:{program['name']}"
+                ),
                 "command": command,
                 "processes": count,
                 "numprocs": copies,
