@@ -40,12 +40,16 @@ class _LogDisplay:
         self._quiet = quiet
         self._buffer: list[str] = []
         self._file: Any = None
+        self._run_dir: str | None = None
 
-    def open(self, run_dir: str) -> None:
-        if self._file is not None or not os.path.isdir(run_dir):
+    def open(self, run_dir: str | None = None) -> None:
+        """Start writing to run_dir/ansible.log, once the run's directory exists (the plan
+        names it a few tasks before it makes it)."""
+        self._run_dir = run_dir or self._run_dir
+        if self._file is not None or not self._run_dir or not os.path.isdir(self._run_dir):
             return
         descriptor = os.open(
-            os.path.join(run_dir, LOG_NAME), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
+            os.path.join(self._run_dir, LOG_NAME), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600
         )
         self._file = os.fdopen(descriptor, "a", encoding="utf-8")
         self._file.write("".join(self._buffer))
@@ -130,8 +134,9 @@ class CallbackModule(DefaultCallback):
 
     def _learn(self, result: Any) -> None:
         facts = self._facts(result)
-        if isinstance(facts.get("bench_run_dir"), str):
-            self._display.open(facts["bench_run_dir"])
+        self._display.open(
+            facts["bench_run_dir"] if isinstance(facts.get("bench_run_dir"), str) else None
+        )
         if isinstance(facts.get("bench_pass_load_s"), list):
             self._pass_load = [float(value) for value in facts["bench_pass_load_s"]]
         if "bench_pass_overhead_s" in facts:

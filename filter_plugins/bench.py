@@ -474,17 +474,33 @@ def bench_schedule(
     return scheduled
 
 
-def bench_venvs(rows: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Each virtualenv the setups need, once, in run order: its path, stack and pins. Setups of
-    one stack share one; each variant of a version sweep has its own."""
+def bench_venv_path(row: Mapping[str, Any], root: str) -> str:
+    """A setup's virtualenv: one per stack, and one per variant of a version sweep beside it."""
+    return f"{root}/{row['stack']}" + (f"@{row['variant']}" if row.get("variant") else "")
+
+
+def bench_venvs(rows: Mapping[str, Mapping[str, Any]], root: str) -> list[dict[str, Any]]:
+    """Each virtualenv the setups need, once, in run order: its path, stack and the pins its
+    catalogue rows give (python_stack's preflight then checks them and adds -e overrides).
+    Setups of one stack share one; each variant of a version sweep has its own."""
     venvs: dict[str, dict[str, Any]] = {}
     for row in rows.values():
-        venv = venvs.setdefault(
-            row["venv"], {"path": row["venv"], "stack": row["stack"], "pins": row["pins"]}
-        )
+        path = bench_venv_path(row, root)
+        venv = venvs.setdefault(path, {"path": path, "stack": row["stack"], "pins": row["pins"]})
         if venv["pins"] != row["pins"]:
-            raise AnsibleFilterError(f"setups sharing {row['venv']} differ in their pins")
+            raise AnsibleFilterError(f"setups sharing {path} differ in their pins")
     return list(venvs.values())
+
+
+def bench_rows_with_venvs(
+    rows: Mapping[str, Mapping[str, Any]], root: str, pins: Mapping[str, Mapping[str, str]]
+) -> dict[str, dict[str, Any]]:
+    """The setups' rows with their virtualenv and its checked pins ({venv path: pins})."""
+    resolved = {}
+    for name, row in rows.items():
+        path = bench_venv_path(row, root)
+        resolved[name] = dict(row, venv=path, pins=dict(pins[path]))
+    return resolved
 
 
 def bench_redis_url(redis_host: Mapping[str, Any]) -> str:
@@ -584,6 +600,7 @@ class FilterModule:
             "bench_measured_s": bench_measured_s,
             "bench_schedule": bench_schedule,
             "bench_venvs": bench_venvs,
+            "bench_rows_with_venvs": bench_rows_with_venvs,
             "bench_redis_url": bench_redis_url,
             "bench_target_url": bench_target_url,
             "bench_log_cut_args": bench_log_cut_args,

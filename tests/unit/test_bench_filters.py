@@ -10,13 +10,29 @@ from ansible.errors import AnsibleFilterError
 from tests.unit.conftest import ROOT
 
 GOOD = {
-    "warmup_s": "3", "repetitions": 3, "latency_rps": "300", "latency_duration_s": 15,
-    "throughput_clients": "[1, 10, 50]", "throughput_duration_s": 8.0, "keepalive": "false",
-    "request_timeout_ms": "10000", "reference_duration_s": 3, "sweep_rps": [],
-    "sweep_fractions": "0.5,1.0", "sweep_duration_s": 8, "calibrate_delays_ms": [20],
-    "calibrate_rps": "10", "calibrate_duration_s": 10, "tests": [],
-    "ws_duration_s": 8, "ws_echo_connections": 20, "ws_echo_rate": 200, "ws_fanout_groups": 2,
-    "ws_fanout_subscribers": 10, "ws_fanout_rate": 20, "ws_connect_steps": [100, 200],
+    "warmup_s": "3",
+    "repetitions": 3,
+    "latency_rps": "300",
+    "latency_duration_s": 15,
+    "throughput_clients": "[1, 10, 50]",
+    "throughput_duration_s": 8.0,
+    "keepalive": "false",
+    "request_timeout_ms": "10000",
+    "reference_duration_s": 3,
+    "sweep_rps": [],
+    "sweep_fractions": "0.5,1.0",
+    "sweep_duration_s": 8,
+    "calibrate_delays_ms": [20],
+    "calibrate_rps": "10",
+    "calibrate_duration_s": 10,
+    "tests": [],
+    "ws_duration_s": 8,
+    "ws_echo_connections": 20,
+    "ws_echo_rate": 200,
+    "ws_fanout_groups": 2,
+    "ws_fanout_subscribers": 10,
+    "ws_fanout_rate": 20,
+    "ws_connect_steps": [100, 200],
     "ws_connect_hold_s": 3,
 }
 
@@ -63,15 +79,20 @@ def test_every_problem_is_named_at_once(bench_filters):
     assert "loadtest_warmup_s" in str(error.value) and "loadtest_keepalive" in str(error.value)
 
 
-RUN_ID_PATTERN = yaml.safe_load(
-    (ROOT / "playbooks" / "vars" / "run_id.yml").read_text()
-)["bench_run_id_pattern"]
+RUN_ID_PATTERN = yaml.safe_load((ROOT / "playbooks" / "vars" / "run_id.yml").read_text())[
+    "bench_run_id_pattern"
+]
 
 
 @pytest.mark.parametrize(
     "run_id",
-    ["../escaped", "20261128T180511Z-3F9A", "x", "20261128T180511Z-3f9a/..",
-     "20261128T180511Z-3f9a\n"],
+    [
+        "../escaped",
+        "20261128T180511Z-3F9A",
+        "x",
+        "20261128T180511Z-3f9a/..",
+        "20261128T180511Z-3f9a\n",
+    ],
 )
 def test_a_run_id_must_have_the_harness_form(bench_filters, run_id):
     with pytest.raises(AnsibleFilterError, match="is not of the form"):
@@ -99,24 +120,40 @@ def test_an_interleaved_order_visits_every_setup_each_round_from_its_seed(bench_
     assert bench_filters.bench_passes(SETUPS, 4, "interleaved", 8) != passes
 
 
-PLAN = {**GOOD, "tests": [], "warmup_s": 3.0, "latency_rps": 300.0, "latency_duration_s": 15.0,
-        "throughput_clients": [1, 10], "throughput_duration_s": 8.0,
-        "reference_duration_s": 3.0, "sweep_rps": [150.0], "sweep_fractions": [0.5],
-        "sweep_duration_s": 8.0}
+PLAN = {
+    **GOOD,
+    "tests": [],
+    "warmup_s": 3.0,
+    "latency_rps": 300.0,
+    "latency_duration_s": 15.0,
+    "throughput_clients": [1, 10],
+    "throughput_duration_s": 8.0,
+    "reference_duration_s": 3.0,
+    "sweep_rps": [150.0],
+    "sweep_fractions": [0.5],
+    "sweep_duration_s": 8.0,
+}
 
 
 def test_a_series_runs_latency_then_wrk_and_throughput_per_client_count_then_the_sweep(
     bench_filters,
 ):
-    series = bench_filters.bench_series({"round": 2, "reps": [1, 2]}, PLAN,
-                                        ["latency", "throughput"])
+    series = bench_filters.bench_series(
+        {"round": 2, "reps": [1, 2]}, PLAN, ["latency", "throughput"]
+    )
     assert [m["output"] for m in series] == [
-        "latency/rep-1.json", "latency/rep-2.json",
-        "throughput/c1/reference-2.json", "throughput/c1/rep-1.json", "throughput/c1/rep-2.json",
-        "throughput/c10/reference-2.json", "throughput/c10/rep-1.json",
+        "latency/rep-1.json",
+        "latency/rep-2.json",
+        "throughput/c1/reference-2.json",
+        "throughput/c1/rep-1.json",
+        "throughput/c1/rep-2.json",
+        "throughput/c10/reference-2.json",
+        "throughput/c10/rep-1.json",
         "throughput/c10/rep-2.json",
-        "sweep/r150/rep-1.json", "sweep/r150/rep-2.json",
-        "sweep/f0.5/rep-1.json", "sweep/f0.5/rep-2.json",
+        "sweep/r150/rep-1.json",
+        "sweep/r150/rep-2.json",
+        "sweep/f0.5/rep-1.json",
+        "sweep/f0.5/rep-2.json",
     ]
     assert bench_filters.bench_measured_s(series) == pytest.approx(
         2 * 18 + 2 * (3 + 2 * 11) + 4 * 11
@@ -145,20 +182,30 @@ def test_several_sources_get_the_same_schedule(bench_filters):
 
 def test_the_plans_tests_narrow_a_setups_and_calibrate_on_its_own(bench_filters):
     latency_only = bench_filters.bench_series(
-        {"round": 1, "reps": [1]}, {**PLAN, "tests": ["latency"], "sweep_fractions": []},
+        {"round": 1, "reps": [1]},
+        {**PLAN, "tests": ["latency"], "sweep_fractions": []},
         ["latency", "throughput"],
     )
     assert {m["test"] for m in latency_only} == {"latency", "sweep"}
     calibration = bench_filters.bench_series(
         {"round": 1, "reps": [1, 2]},
-        {**PLAN, "tests": ["calibrate"], "calibrate_delays_ms": [20, 5],
-         "calibrate_rps": 10.0, "calibrate_duration_s": 10.0},
+        {
+            **PLAN,
+            "tests": ["calibrate"],
+            "calibrate_delays_ms": [20, 5],
+            "calibrate_rps": 10.0,
+            "calibrate_duration_s": 10.0,
+        },
         ["latency", "throughput"],
         "http://127.0.0.1:8000/",
     )
     assert [m["output"] for m in calibration] == [
-        "calibrate/d0/rep-1.json", "calibrate/d5/rep-1.json", "calibrate/d20/rep-1.json",
-        "calibrate/d0/rep-2.json", "calibrate/d5/rep-2.json", "calibrate/d20/rep-2.json",
+        "calibrate/d0/rep-1.json",
+        "calibrate/d5/rep-1.json",
+        "calibrate/d20/rep-1.json",
+        "calibrate/d0/rep-2.json",
+        "calibrate/d5/rep-2.json",
+        "calibrate/d20/rep-2.json",
     ]
     assert calibration[-1]["url"] == "http://127.0.0.1:8000/calibrate/20ms"
     assert {m["rps"] for m in calibration} == {10.0}

@@ -10,16 +10,24 @@ from ansible.errors import AnsibleFilterError
 
 
 def fourth_setup(catalogue: dict) -> dict:
-    extra = {"stacks": {"2016": {"setups": {"gunicorn-2w": copy.deepcopy(
-        catalogue["stacks"]["2016"]["setups"]["gunicorn"]
-    )}}}}
+    extra = {
+        "stacks": {
+            "2016": {
+                "setups": {
+                    "gunicorn-2w": copy.deepcopy(catalogue["stacks"]["2016"]["setups"]["gunicorn"])
+                }
+            }
+        }
+    }
     extra["stacks"]["2016"]["setups"]["gunicorn-2w"]["programs"][0]["processes"] = 2
     return extra
 
 
 def test_setup_all_is_every_setup_of_the_stack_in_catalogue_order(catalogue_filters, catalogue):
     assert catalogue_filters.catalogue_resolve(catalogue, "all") == [
-        "2016/gunicorn", "2016/redis", "2016/ipc",
+        "2016/gunicorn",
+        "2016/redis",
+        "2016/ipc",
     ]
 
 
@@ -29,20 +37,22 @@ def test_a_bare_name_is_the_stacks(catalogue_filters, catalogue):
 
 
 def test_setups_win_over_setup_and_keep_their_order(catalogue_filters, catalogue):
-    names = catalogue_filters.catalogue_resolve(
-        catalogue, "all", ["2016/ipc", "gunicorn"]
-    )
+    names = catalogue_filters.catalogue_resolve(catalogue, "all", ["2016/ipc", "gunicorn"])
     assert names == ["2016/ipc", "2016/gunicorn"]
     assert catalogue_filters.catalogue_resolve(catalogue, None, "ipc,redis") == [
-        "2016/ipc", "2016/redis",
+        "2016/ipc",
+        "2016/redis",
     ]
 
 
 @pytest.mark.parametrize(
     ("setups", "stack", "message"),
     [
-        (["2016/bogus"], "2016", "Unknown setup '2016/bogus': stack 2016 has 2016/gunicorn, "
-                                 "2016/redis, 2016/ipc"),
+        (
+            ["2016/bogus"],
+            "2016",
+            "Unknown setup '2016/bogus': stack 2016 has 2016/gunicorn, 2016/redis, 2016/ipc",
+        ),
         (["1999/ipc"], "2016", "Unknown stack '1999' in setup '1999/ipc': choose one of 2016"),
         (["ipc"], "1999", "Unknown stack '1999': choose one of 2016"),
         (["ipc", "2016/ipc"], "2016", "setup asked for twice: 2016/ipc"),
@@ -50,8 +60,9 @@ def test_setups_win_over_setup_and_keep_their_order(catalogue_filters, catalogue
         (["2016/ipc@asgi_ipc"], "2016", "is not a variant"),
     ],
 )
-def test_a_bad_name_fails_naming_the_valid_ones(catalogue_filters, catalogue, setups, stack,
-                                                message):
+def test_a_bad_name_fails_naming_the_valid_ones(
+    catalogue_filters, catalogue, setups, stack, message
+):
     with pytest.raises(AnsibleFilterError) as error:
         catalogue_filters.catalogue_resolve(catalogue, None, setups, stack)
     assert message in str(error.value)
@@ -86,7 +97,8 @@ def test_a_variant_brings_its_companions(catalogue_filters, catalogue):
 
 def test_a_sweep_names_one_variant_per_value(catalogue_filters):
     assert catalogue_filters.catalogue_sweep(["2016/ipc"], "asgi_ipc:1.1.0,1.4.2") == [
-        "2016/ipc@asgi_ipc=1.1.0", "2016/ipc@asgi_ipc=1.4.2",
+        "2016/ipc@asgi_ipc=1.1.0",
+        "2016/ipc@asgi_ipc=1.4.2",
     ]
     assert catalogue_filters.catalogue_sweep(["2016/ipc"], None) == ["2016/ipc"]
 
@@ -100,23 +112,42 @@ def test_programs_render_with_the_seeds_commands(catalogue_filters, catalogue):
 
 def test_more_processes_go_the_programs_own_way(catalogue_filters, catalogue):
     gunicorn = catalogue_filters.catalogue_row(catalogue, "2016/gunicorn")
-    [program] = catalogue_filters.supervisor_programs(gunicorn, "127.0.0.1", 8000, 2,
-                                                      {"gunicorn": 2})
+    [program] = catalogue_filters.supervisor_programs(
+        gunicorn, "127.0.0.1", 8000, 2, {"gunicorn": 2}
+    )
     assert program["command"].endswith(" -w 2") and program["numprocs"] == 1
     redis = catalogue_filters.catalogue_row(catalogue, "2016/redis")
-    daphne, worker = catalogue_filters.supervisor_programs(redis, "127.0.0.1", 8000, 1,
-                                                           {"worker": 3})
+    daphne, worker = catalogue_filters.supervisor_programs(
+        redis, "127.0.0.1", 8000, 1, {"worker": 3}
+    )
     assert worker["numprocs"] == 3 and worker["process_name"].endswith("%(process_num)02d")
     assert daphne["numprocs"] == 1 and daphne["process_name"] is None
 
 
 def test_an_fcgi_program_gets_a_socket_and_numbered_processes(catalogue_filters, catalogue):
-    extra = {"stacks": {"2016": {"setups": {"daphne-n": {
-        "description": "d", "group": "g",
-        "programs": [{"name": "daphne", "kind": "fcgi-program", "processes": "cores",
-                      "command": "daphne --fd 0 testproject.asgi:channel_layer"}]}}}}}
-    row = catalogue_filters.catalogue_row(catalogue_filters.catalogue_merge(catalogue, extra),
-                                          "2016/daphne-n")
+    extra = {
+        "stacks": {
+            "2016": {
+                "setups": {
+                    "daphne-n": {
+                        "description": "d",
+                        "group": "g",
+                        "programs": [
+                            {
+                                "name": "daphne",
+                                "kind": "fcgi-program",
+                                "processes": "cores",
+                                "command": "daphne --fd 0 testproject.asgi:channel_layer",
+                            }
+                        ],
+                    }
+                }
+            }
+        }
+    }
+    row = catalogue_filters.catalogue_row(
+        catalogue_filters.catalogue_merge(catalogue, extra), "2016/daphne-n"
+    )
     [program] = catalogue_filters.supervisor_programs(row, "127.0.0.1", 8000, 2)
     assert program["section"] == "fcgi-program:g"  # a group of its own, the setup's group
     assert program["socket"] == "tcp://127.0.0.1:8000" and program["numprocs"] == 2
@@ -139,3 +170,22 @@ def test_more_workers_than_cores_fail(catalogue_filters, catalogue):
     row = catalogue_filters.catalogue_row(catalogue, "2016/gunicorn")
     with pytest.raises(AnsibleFilterError, match="more than the 1 cores"):
         catalogue_filters.supervisor_programs(row, "127.0.0.1", 8000, 1, {"gunicorn": 2})
+
+
+def test_setups_come_as_a_json_list_from_the_command_line(catalogue_filters, catalogue):
+    assert catalogue_filters.catalogue_resolve(
+        catalogue, None, '["2016/gunicorn", "2016/ipc"]'
+    ) == ["2016/gunicorn", "2016/ipc"]
+
+
+def test_a_sweep_leaves_setups_whose_stack_cannot_sweep_it(catalogue_filters, catalogue):
+    names = ["2016/gunicorn", "2026/daphne"]
+    assert catalogue_filters.catalogue_sweep(names, "layer:redis,memory", catalogue) == [
+        "2016/gunicorn",
+        "2026/daphne@layer=redis",
+        "2026/daphne@layer=memory",
+    ]
+    with pytest.raises(AnsibleFilterError, match="no setup asked for can sweep layer"):
+        catalogue_filters.catalogue_sweep(["2016/gunicorn"], "layer:memory", catalogue)
+    with pytest.raises(AnsibleFilterError, match="choose one of redis, redis-pubsub, memory"):
+        catalogue_filters.catalogue_sweep(["2026/daphne"], "layer:rabbitmq", catalogue)

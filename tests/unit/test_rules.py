@@ -23,8 +23,14 @@ def clean(test: str = "latency") -> dict:
         "achieved_rps": 200.0 if fixed else 1500.0,
         "loadtest": {"totalRequests": 3000, "totalErrors": 0, "percentiles": {"50": 2}},
         "harness": {
-            "requests": {"completed": 3000, "responses": 3000, "errors": 0, "timeouts": 0,
-                         "completed_before_stop": 3000, "peak_in_flight": 3},
+            "requests": {
+                "completed": 3000,
+                "responses": 3000,
+                "errors": 0,
+                "timeouts": 0,
+                "completed_before_stop": 3000,
+                "peak_in_flight": 3,
+            },
             "histograms": {
                 "latency_uncorrected": {"count": 3000, "p50": 2000, "p99": 6000},
                 "send_lag": {"count": 3000, "p99": 200},
@@ -52,8 +58,9 @@ def with_value(record: dict, path: str, value: object) -> dict:
 @pytest.mark.parametrize("name", ["latency", "throughput", "latency-errors"])
 def test_percentiles_are_loadtests_own(name: str) -> None:
     result = json.loads((FIXTURES / f"driver-{name}.json").read_text())["loadtest"]
-    assert rules.loadtest_percentiles(result["histogramMs"], result["totalRequests"]) == (
-        result["percentiles"]
+    assert (
+        rules.loadtest_percentiles(result["histogramMs"], result["totalRequests"])
+        == (result["percentiles"])
     )
 
 
@@ -65,7 +72,10 @@ def test_a_percentile_found_at_zero_ms_moves_on_as_in_loadtest() -> None:
 
 def test_a_percentile_never_exceeded_stays_false() -> None:
     assert rules.loadtest_percentiles({3: 50, 4: 39}, 100) == {
-        "50": 4, "90": False, "95": False, "99": False,
+        "50": 4,
+        "90": False,
+        "95": False,
+        "99": False,
     }
 
 
@@ -142,9 +152,13 @@ def test_start_lag_needs_several_sources() -> None:
 
 
 def test_a_schema_1_record_is_judged_on_loadtests_numbers() -> None:
-    old = {"test": "latency", "requested_rps": 300, "achieved_rps": 250.0,
-           "loadtest": {"totalRequests": 3750, "totalErrors": 2},
-           "generator": {"cpu_percent_max": 95.0}}
+    old = {
+        "test": "latency",
+        "requested_rps": 300,
+        "achieved_rps": 250.0,
+        "loadtest": {"totalRequests": 3750, "totalErrors": 2},
+        "generator": {"cpu_percent_max": 95.0},
+    }
     assert rules.flags(old) == ["errors", "rate_shortfall", "generator_saturated"]
 
 

@@ -10,6 +10,7 @@ by filling each program's defaults (one `program`, 1 process)."""
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -175,11 +176,25 @@ def catalogue_row(catalogue: Mapping[str, Any], name: str) -> dict[str, Any]:
     return row
 
 
+def catalogue_rows(catalogue: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    """{name: resolved row} for several setups, in their order."""
+    return {str(name): catalogue_row(catalogue, name) for name in names}
+
+
 def _as_list(value: Any) -> list[str]:
+    """A list of names, as -e gives it: a list, a JSON list written as text
+    (-e 'setups=["2016/gunicorn","2016/ipc"]'), or names separated by commas."""
     if value is None or value == "":
         return []
     if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                parsed = json.loads(text)
+            except ValueError as error:
+                raise AnsibleFilterError(f"{value!r} is not a list of setup names") from error
+            return [str(item) for item in parsed]
+        return [part.strip() for part in text.split(",") if part.strip()]
     if isinstance(value, Iterable):
         return [str(item) for item in value]
     raise AnsibleFilterError(f"expected a list of setup names, not {value!r}")
@@ -224,12 +239,16 @@ def catalogue_resolve(
     return names
 
 
-def catalogue_sweep(names: list[str], sweep: Any) -> list[str]:
+def catalogue_sweep(
+    names: list[str], sweep: Any, catalogue: Mapping[str, Any] | None = None
+) -> list:
     """Each setup once per value of a version sweep: `asgi_ipc:1.1.0,1.4.2` (or a list of
-    `asgi_ipc=1.4.2` items) turns 2016/ipc into 2016/ipc@asgi_ipc=1.1.0 and ...@asgi_ipc=1.4.2."""
+    `asgi_ipc=1.4.2` items) turns 2016/ipc into 2016/ipc@asgi_ipc=1.1.0 and ...@asgi_ipc=1.4.2.
+    Given the catalogue, a setup whose stack cannot sweep that is kept as it is (a run of 2016
+    and 2026 setups can sweep the 2026 channel layer alone); at least one must be swept."""
     if sweep in (None, "", []):
         return list(names)
-    if isinstance(sweep, str):
+    if isinstance(sweep, str) and not sweep.strip().startswith("["):
         package, _, values = sweep.partition(":")
         variants = [f"{package.strip()}={value.strip()}" for value in values.split(",") if value]
         if not package.strip() or not variants:
@@ -239,7 +258,30 @@ def catalogue_sweep(names: list[str], sweep: Any) -> list[str]:
             )
     else:
         variants = _as_list(sweep)
-    return [f"{name}@{variant}" for name in names for variant in variants]
+    packages = {variant.partition("=")[0] for variant in variants}
+
+    def sweepable(name: str) -> bool:
+        if catalogue is None:
+            return True
+        return bool(packages & set(_stacks(catalogue)[_split(name)[0]].get("sweeps") or {}))
+
+    if not any(sweepable(name) for name in names):
+        able = [
+            str(stack)
+            for stack, row in _stacks(catalogue or {}).items()
+            if packages & set(row.get("sweeps") or {})
+        ]
+        raise AnsibleFilterError(
+            f"no setup asked for can sweep {', '.join(sorted(packages))}; "
+            f"stacks that can: {', '.join(able) or 'none'}"
+        )
+    swept = []
+    for name in names:
+        swept.extend([f"{name}@{variant}" for variant in variants] if sweepable(name) else [name])
+    if catalogue is not None:
+        for name in swept:
+            catalogue_row(catalogue, name)
+    return swept
 
 
 def _processes(
@@ -324,6 +366,7 @@ class FilterModule:
             "catalogue_setups": catalogue_setups,
             "catalogue_merge": catalogue_merge,
             "catalogue_row": catalogue_row,
+            "catalogue_rows": catalogue_rows,
             "catalogue_resolve": catalogue_resolve,
             "catalogue_sweep": catalogue_sweep,
             "supervisor_programs": supervisor_programs,
