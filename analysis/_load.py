@@ -644,12 +644,15 @@ def _connect_steps(fields: Fields, harness: Fields) -> tuple[ConnectStep, ...]:
     for entry in entries:
         handshake = _step_handshake(entry.obj("handshake"))
         connections = entry.integer("connections")
-        held = entry.integer("held")
+        # wsbench writes held_at_end and failed; "held" and "failures" are read as well.
+        held = entry.integer("held_at_end") if entry.has("held_at_end") else entry.integer("held")
         steps.append(
             ConnectStep(
                 connections=connections,
                 held=held,
-                failures=entry.integer("failures"),
+                failures=(
+                    entry.integer("failed") if entry.has("failed") else entry.integer("failures")
+                ),
                 handshake_p50_ms=handshake.get("50"),
                 handshake_p99_ms=handshake.get("99"),
                 memory_per_connection_kb=_memory_per_connection(
@@ -687,7 +690,12 @@ def _memory_per_connection(entry: Fields, held: int | None, previous: int) -> fl
 
 
 def _achieved_rps(fields: Fields, loadtest: Fields, notes: list[str]) -> float | None:
-    achieved = fields.number("achieved_rps")
+    # A WebSocket rep's rate is messages/s (achieved_rate), an HTTP rep's requests/s.
+    achieved = (
+        fields.number("achieved_rps")
+        if fields.has("achieved_rps")
+        else (fields.number("achieved_rate"))
+    )
     if achieved is not None:
         return achieved
     total = loadtest.integer("totalRequests")
@@ -702,7 +710,11 @@ def _achieved_rps(fields: Fields, loadtest: Fields, notes: list[str]) -> float |
 
 
 def _requested_rps(fields: Fields, test: TestKey, meta: RunMeta) -> float | None:
-    requested = fields.number("requested_rps")
+    requested = (
+        fields.number("requested_rps")
+        if fields.has("requested_rps")
+        else (fields.number("requested_rate"))
+    )
     if requested is not None or not test.fixed_rate:
         return requested
     planned = fields.obj("plan").number("rps")
