@@ -486,8 +486,19 @@ def bench_venvs(rows: Mapping[str, Mapping[str, Any]], root: str) -> list[dict[s
     venvs: dict[str, dict[str, Any]] = {}
     for row in rows.values():
         path = bench_venv_path(row, root)
-        venv = venvs.setdefault(path, {"path": path, "stack": row["stack"], "pins": row["pins"]})
-        if venv["pins"] != row["pins"]:
+        added = dict(row.get("added_pins") or {})
+        venv = venvs.setdefault(
+            path,
+            {
+                "path": path,
+                "stack": row["stack"],
+                "pins": {name: pin for name, pin in row["pins"].items() if name not in added},
+                "added_pins": added,
+                "install_first": list(row.get("install_first") or []),
+                "all_pins": row["pins"],
+            },
+        )
+        if venv["all_pins"] != row["pins"]:
             raise AnsibleFilterError(f"setups sharing {path} differ in their pins")
     return list(venvs.values())
 

@@ -36,3 +36,8 @@ def catalogue() -> dict:
     import yaml
 
     return yaml.safe_load((ROOT / "catalogue.yml").read_text())
+
+
+@pytest.fixture(scope="session")
+def python_stack_filters() -> ModuleType:
+    return load(ROOT / "roles/python_stack/filter_plugins/python_stack.py", "python_stack_filters")

@@ -229,3 +229,21 @@ def test_a_setups_websocket_tests_run_at_its_websocket_urls_from_one_source(benc
     assert [m["test"] for m in second] == ["latency"]
     with pytest.raises(AnsibleFilterError, match="no ws_echo URL"):
         bench_filters.bench_series({"round": 1, "reps": [1]}, plan, ["ws-echo"], urls={})
+
+
+def test_each_variant_gets_its_virtualenv_with_its_added_packages_apart(
+    bench_filters, catalogue_filters, catalogue
+):
+    names = ["2016/gunicorn", "2016/ipc@asgi_ipc=1.1.0", "2016/ipc@asgi_ipc=1.4.2"]
+    rows = catalogue_filters.catalogue_rows(catalogue, names)
+    venvs = bench_filters.bench_venvs(rows, "/opt/s")
+    assert [venv["path"] for venv in venvs] == [
+        "/opt/s/2016",
+        "/opt/s/2016@asgi_ipc=1.1.0",
+        "/opt/s/2016@asgi_ipc=1.4.2",
+    ]
+    newer = venvs[2]
+    assert newer["pins"]["channels"] == "1.1.8" and "incremental" not in newer["pins"]
+    assert newer["added_pins"]["incremental"] == "17.5.0"
+    assert newer["install_first"] == ["incremental"]
+    assert venvs[0]["added_pins"] == {} and venvs[0]["install_first"] == []

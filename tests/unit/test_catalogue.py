@@ -95,6 +95,29 @@ def test_a_variant_brings_its_companions(catalogue_filters, catalogue):
         catalogue_filters.catalogue_row(swept, "2016/ipc@asgi_ipc=9.9")
 
 
+def test_the_ipc_sweep_brings_the_asgiref_1_generation(catalogue_filters, catalogue):
+    """asgi_ipc 1.4.2 cannot run under channels 0.17: the variant pins the generation it needs,
+    adds Twisted 17's own dependencies (kept apart from the stack's pins, which -e overrides may
+    change), installs incremental first and describes itself."""
+    row = catalogue_filters.catalogue_row(catalogue, "2016/ipc@asgi_ipc=1.4.2")
+    assert row["pins"]["asgi_ipc"] == "1.4.2" and row["pins"]["channels"] == "1.1.8"
+    assert set(row["added_pins"]) >= {"incremental", "constantly", "automat"}
+    assert not set(row["added_pins"]) & set(catalogue["stacks"]["2016"]["pins"])
+    assert row["install_first"] == ["incremental"]
+    assert "asgiref 1.x" in row["description"]
+    assert row["environment"]["CHANNELS_BENCH_IPC_CHANNEL_MEMORY"] == ""
+    plain = catalogue_filters.catalogue_row(catalogue, "2016/ipc@asgi_ipc=1.1.0")
+    assert plain["added_pins"] == {} and plain["install_first"] == []
+    assert plain["pins"] == catalogue["stacks"]["2016"]["pins"]
+
+
+def test_install_first_must_name_a_pinned_package(catalogue_filters, catalogue):
+    swept = copy.deepcopy(catalogue)
+    swept["stacks"]["2016"]["sweeps"]["asgi_ipc"]["1.4.2"]["install_first"] = ["setuptools_scm"]
+    with pytest.raises(AnsibleFilterError, match="install_first names setuptools_scm"):
+        catalogue_filters.catalogue_row(swept, "2016/ipc@asgi_ipc=1.4.2")
+
+
 def test_a_sweep_names_one_variant_per_value(catalogue_filters):
     assert catalogue_filters.catalogue_sweep(["2016/ipc"], "asgi_ipc:1.1.0,1.4.2") == [
         "2016/ipc@asgi_ipc=1.1.0",

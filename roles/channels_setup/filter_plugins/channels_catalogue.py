@@ -110,8 +110,17 @@ def _variant(stack_row: Mapping[str, Any], stack: str, variant: str) -> dict[str
         )
     companion = values[version] or {}
     pinned = {package: version} if package in (stack_row.get("pins") or {}) else {}
+    install_first = [str(name) for name in companion.get("install_first") or []]
+    pins = {**pinned, **(companion.get("pins") or {})}
+    unpinned = [name for name in install_first if name not in pins]
+    if unpinned:
+        raise AnsibleFilterError(
+            f"stack {stack}, {variant}: install_first names {', '.join(unpinned)}, "
+            "which its companion pins do not"
+        )
     return {
-        "pins": {**pinned, **(companion.get("pins") or {})},
+        "pins": pins,
+        "install_first": install_first,
         "environment": dict(companion.get("environment") or {}),
         "row": {key: companion[key] for key in VARIANT_ROW_KEYS if key in companion},
     }
@@ -151,8 +160,9 @@ def catalogue_row(catalogue: Mapping[str, Any], name: str) -> dict[str, Any]:
     companions = (
         _variant(stack_row, stack, variant)
         if variant
-        else {"pins": {}, "environment": {}, "row": {}}
+        else {"pins": {}, "install_first": [], "environment": {}, "row": {}}
     )
+    stack_pins = stack_row.get("pins") or {}
     row.update(companions["row"])
     row["environment"] = {**(row.get("environment") or {}), **companions["environment"]}
     row["programs"] = [
@@ -168,7 +178,15 @@ def catalogue_row(catalogue: Mapping[str, Any], name: str) -> dict[str, Any]:
             "stack": stack,
             "setup": setup,
             "variant": variant,
-            "pins": {**(stack_row.get("pins") or {}), **companions["pins"]},
+            "pins": {**stack_pins, **companions["pins"]},
+            # Packages a variant brings that the stack does not pin (Twisted 17's own
+            # dependencies), and those pip must install before the rest.
+            "added_pins": {
+                name: version
+                for name, version in companions["pins"].items()
+                if name not in stack_pins
+            },
+            "install_first": companions["install_first"],
             "python_min": stack_row.get("python_min"),
             "python_max": stack_row.get("python_max"),
         }

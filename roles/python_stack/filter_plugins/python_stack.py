@@ -26,11 +26,20 @@ def python_stack_version_overrides(packages: Sequence[str], values: Sequence[Any
 
 
 def python_stack_resolve_pins(
-    pins: Mapping[str, Any], *overrides: Mapping[str, Any] | None
+    pins: Mapping[str, Any],
+    *overrides: Mapping[str, Any] | None,
+    additions: Mapping[str, Any] | None = None,
 ) -> dict[str, str]:
     """The stack's pins with each override on top, checked: an override must name a package the
-    stack has, and every version must be well formed."""
+    stack has (a typo in -e asgi_icp_version fails), `additions` are packages the stack does not
+    pin that a variant brings along and must not be, and every version must be well formed."""
     resolved = {str(name): str(version) for name, version in pins.items()}
+    already = sorted(str(name) for name in additions or {} if name in resolved)
+    if already:
+        raise AnsibleFilterError(
+            f"{', '.join(already)} already pinned by the stack: give it as an override, "
+            "not an addition"
+        )
     for override in overrides:
         for name, version in (override or {}).items():
             if name not in resolved:
@@ -39,6 +48,7 @@ def python_stack_resolve_pins(
                     f"{', '.join(resolved)}"
                 )
             resolved[str(name)] = str(version)
+    resolved.update({str(name): str(version) for name, version in (additions or {}).items()})
     for name, version in resolved.items():
         if not VERSION.match(version):
             raise AnsibleFilterError(
@@ -46,6 +56,14 @@ def python_stack_resolve_pins(
                 "such as 1.4.2 (optionally with a pre-release suffix such as 1.0rc1)"
             )
     return resolved
+
+
+def python_stack_requirements(pins: Mapping[str, Any], names: Sequence[str]) -> list[str]:
+    """pip's `name==version` for each of `names`, at its pin."""
+    missing = [str(name) for name in names if name not in pins]
+    if missing:
+        raise AnsibleFilterError(f"{', '.join(missing)} not pinned")
+    return [f"{name}=={pins[name]}" for name in names]
 
 
 def _minor(version: str) -> int:
@@ -76,6 +94,7 @@ class FilterModule:
         return {
             "python_stack_version_overrides": python_stack_version_overrides,
             "python_stack_resolve_pins": python_stack_resolve_pins,
+            "python_stack_requirements": python_stack_requirements,
             "python_stack_candidates": python_stack_candidates,
             "python_stack_in_range": python_stack_in_range,
         }
