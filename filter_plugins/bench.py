@@ -396,20 +396,25 @@ def bench_pass_series(
 
 
 def bench_controller_pid(_: Any = None) -> int:
-    """The pid of the ansible-playbook process that runs this (the run's owner): the nearest
-    ancestor whose command line is ansible-playbook's, else the parent. A later run finds a run
-    whose owner is gone and calls it abandoned."""
+    """The pid of the ansible-playbook process that runs this (the run's owner): the outermost of
+    the ancestors, in one unbroken line, whose command line is ansible-playbook's (a task's
+    worker is a fork of the controller, with its command line, and ends with the task), else the
+    parent. A later run finds a run whose owner is gone and calls it abandoned."""
+    owner = None
     pid = os.getpid()
     while pid > 1:
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                if b"ansible-playbook" in handle.read():
-                    return pid
+                is_playbook = b"ansible-playbook" in handle.read()
+            if owner is not None and not is_playbook:
+                break
+            if is_playbook:
+                owner = pid
             with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
                 pid = int(handle.read().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             break
-    return os.getppid()
+    return owner if owner is not None else os.getppid()
 
 
 def bench_split_clients(clients: int, sources: int) -> list[int]:
@@ -594,6 +599,40 @@ def bench_freeze_blocks(text: str, venvs: Sequence[Mapping[str, Any]]) -> dict[s
     }
 
 
+# CPython before 3.10 does not build its ssl module against OpenSSL 3 (Ubuntu 22.04 and later).
+OPENSSL3_FIRST_PYTHON = (3, 10)
+
+
+def bench_fleet_image(rows: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The EC2 image of a fleet for these setups: the first of the first stack's `ec2_images`
+    (in the run's order) that every stack of the run lists (2026 alone: Ubuntu 24.04; with 2016:
+    20.04, where pyenv builds 3.12), and whether the image must keep OpenSSL 1.x (a stack whose
+    interpreter range ends before 3.10). Fails when the stacks share no image."""
+    stacks: dict[str, Mapping[str, Any]] = {}
+    for row in rows.values():
+        stacks.setdefault(str(row["stack"]), row)
+    if not stacks:
+        raise AnsibleFilterError("no setups to choose a fleet image for")
+    lists = {stack: list(row.get("ec2_images") or []) for stack, row in stacks.items()}
+    first = next(iter(lists.values()))
+    shared = [image for image in first if all(image in images for images in lists.values())]
+    if not shared:
+        listed = "; ".join(
+            f"{name}: {', '.join(found) or 'none'}"
+            for name, found in lists.items()
+        )
+        raise AnsibleFilterError(
+            f"the stacks of this run share no EC2 image (catalogue.yml ec2_images: {listed}); "
+            "measure them in separate runs, or pass -e ec2_fleet_ami_name=PATTERN"
+        )
+    openssl1 = any(
+        tuple(int(part) for part in str(row.get("python_max") or "99").split(".")[:2])
+        < OPENSSL3_FIRST_PYTHON
+        for row in stacks.values()
+    )
+    return {"name": shared[0], "openssl1": openssl1}
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
@@ -617,4 +656,5 @@ class FilterModule:
             "bench_log_cut_args": bench_log_cut_args,
             "bench_setup_failed": bench_setup_failed,
             "bench_freeze_blocks": bench_freeze_blocks,
+            "bench_fleet_image": bench_fleet_image,
         }

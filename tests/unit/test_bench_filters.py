@@ -247,3 +247,49 @@ def test_each_variant_gets_its_virtualenv_with_its_added_packages_apart(
     assert newer["added_pins"]["incremental"] == "17.5.0"
     assert newer["install_first"] == ["incremental"]
     assert venvs[0]["added_pins"] == {} and venvs[0]["install_first"] == []
+
+
+def test_the_runs_owner_is_the_controller_not_the_tasks_short_lived_worker(tmp_path):
+    """A task runs in a fork of ansible-playbook (same command line) that ends with the task: the
+    owner recorded must be the controller, or a concurrent run calls the live run abandoned."""
+    import subprocess
+    import sys
+
+    # A process named like the controller forks a worker, which asks for the owner.
+    script = tmp_path / "ansible-playbook"
+    plugin = str(ROOT / "filter_plugins/bench.py")
+    script.write_text(
+        "import importlib.util, os, sys\n"
+        f"spec = importlib.util.spec_from_file_location('b', {plugin!r})\n"
+        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
+        "read, write = os.pipe()\n"
+        "child = os.fork()\n"
+        "if child == 0:\n"
+        "    os.write(write, str(module.bench_controller_pid()).encode()); os._exit(0)\n"
+        "os.waitpid(child, 0)\n"
+        "print(os.getpid(), os.read(read, 64).decode(), child)\n"
+    )
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True)
+    controller, owner, worker = out.stdout.split()
+    assert owner == controller != worker
+
+
+def test_the_fleet_image_is_the_first_every_stack_of_the_run_lists(
+    bench_filters, catalogue_filters, catalogue
+):
+    def image(*names):
+        return bench_filters.bench_fleet_image(catalogue_filters.catalogue_rows(catalogue, names))
+
+    assert image("2026/daphne") == {
+        "name": "ubuntu/images/hvm-ssd-gp3/ubuntu-noble-24.04-amd64-server-*",
+        "openssl1": False,
+    }
+    both = image("2026/daphne", "2016/gunicorn")
+    assert both == image("2016/ipc") == {
+        "name": "ubuntu/images/hvm-ssd/ubuntu-focal-20.04-amd64-server-*",
+        "openssl1": True,
+    }
+    rows = catalogue_filters.catalogue_rows(catalogue, ["2016/gunicorn", "2026/daphne"])
+    rows["2026/daphne"]["ec2_images"] = ["ubuntu/images/hvm-ssd-gp3/ubuntu-noble-*"]
+    with pytest.raises(AnsibleFilterError, match=r"share no EC2 image.*2016: ubuntu"):
+        bench_filters.bench_fleet_image(rows)
