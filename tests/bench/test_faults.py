@@ -57,12 +57,22 @@ def start_bench(results: Path, *values: str, script: bool = False) -> subprocess
     )  # fmt: skip
 
 
-def wait_for(what: str, condition: Callable[[], object], timeout_s: float = 600) -> object:
+def wait_for(
+    what: str,
+    condition: Callable[[], object],
+    process: subprocess.Popen[str],
+    timeout_s: float = 600,
+) -> object:
+    """Wait for condition while the bench run lasts: a run that ended first fails the test at
+    once, with its output."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         found = condition()
         if found:
             return found
+        if process.poll() is not None:
+            output = process.stdout.read() if process.stdout else ""
+            raise AssertionError(f"the run ended before {what}:\n{output[-4000:]}")
         time.sleep(0.25)
     raise AssertionError(f"timed out waiting for {what}")
 
@@ -106,10 +116,10 @@ def redis_back() -> Iterator[None]:
 
 def test_a_server_program_killed_mid_rep_is_recorded(results: Path) -> None:
     process = start_bench(results, "setup=gunicorn")
-    run_dir = wait_for("the run directory", lambda: run_dir_of(results))
+    run_dir = wait_for("the run directory", lambda: run_dir_of(results), process)
     assert isinstance(run_dir, Path)
     # Latency rep 1 is written: rep 2 (1 s of warm-up, 8 s measured) starts; kill gunicorn 4 s in.
-    wait_for("the first rep", lambda: measured(run_dir.name, 1))
+    wait_for("the first rep", lambda: measured(run_dir.name, 1), process)
     time.sleep(4)
     before = program_pid("django_http:gunicorn")
     os.kill(before, signal.SIGKILL)
@@ -128,11 +138,11 @@ def test_redis_stopped_fails_every_rep_and_the_setup(results: Path, redis_back: 
     process = start_bench(
         results, "setup=redis", "loadtest_request_timeout_ms=1000", "loadtest_settle_max_wait_s=2"
     )
-    run_dir = wait_for("the run directory", lambda: run_dir_of(results))
+    run_dir = wait_for("the run directory", lambda: run_dir_of(results), process)
     assert isinstance(run_dir, Path)
     # Once the load generator runs, the setup is deployed: stop its channel layer.
     wait_for("the load generator", lambda: progress(run_dir.name) or list(
-        GENERATOR_OUTPUT.glob(f"{run_dir.name}/*/*/*/round-1/*.spec.json")))  # fmt: skip
+        GENERATOR_OUTPUT.glob(f"{run_dir.name}/*/*/*/round-1/*.spec.json")), process)  # fmt: skip
     subprocess.run(["service", "redis-server", "stop"], check=True, capture_output=True)
     code, output = finish(process)
     run = load(run_dir / "run.json")
@@ -147,9 +157,9 @@ def test_redis_stopped_fails_every_rep_and_the_setup(results: Path, redis_back: 
 
 def test_ctrl_c_stops_the_generator_and_nothing_else(results: Path) -> None:
     process = start_bench(results, script=True)
-    run_dir = wait_for("the run directory", lambda: run_dir_of(results))
+    run_dir = wait_for("the run directory", lambda: run_dir_of(results), process)
     assert isinstance(run_dir, Path)
-    wait_for("the first rep", lambda: measured(run_dir.name, 1))
+    wait_for("the first rep", lambda: measured(run_dir.name, 1), process)
     os.killpg(process.pid, signal.SIGINT)
     code, output = finish(process, timeout_s=120)
     assert code == 130, output[-3000:]
@@ -167,9 +177,9 @@ def test_ctrl_c_stops_the_generator_and_nothing_else(results: Path) -> None:
 
 def test_a_killed_controller_leaves_an_abandoned_run_and_a_free_host(results: Path) -> None:
     process = start_bench(results, "setup=gunicorn")
-    run_dir = wait_for("the run directory", lambda: run_dir_of(results))
+    run_dir = wait_for("the run directory", lambda: run_dir_of(results), process)
     assert isinstance(run_dir, Path)
-    wait_for("the first rep", lambda: measured(run_dir.name, 1))
+    wait_for("the first rep", lambda: measured(run_dir.name, 1), process)
     # SIGKILL: nothing of the controller gets to clean up.
     os.killpg(process.pid, signal.SIGKILL)
     process.wait(timeout=30)
@@ -190,9 +200,9 @@ def test_a_killed_controller_leaves_an_abandoned_run_and_a_free_host(results: Pa
 
 def test_a_second_run_fails_at_once_naming_the_one_that_holds_the_host(results: Path) -> None:
     process = start_bench(results, "setup=gunicorn")
-    run_dir = wait_for("the run directory", lambda: run_dir_of(results))
+    run_dir = wait_for("the run directory", lambda: run_dir_of(results), process)
     assert isinstance(run_dir, Path)
-    wait_for("the first rep", lambda: measured(run_dir.name, 1))
+    wait_for("the first rep", lambda: measured(run_dir.name, 1), process)
     configs = {p: p.read_text() for p in Path("/etc/channels-bench/supervisor/conf.d").glob("*")}
     second = run_playbook("playbooks/deploy.yml", "-e", "setup=redis")
     assert second.returncode != 0
