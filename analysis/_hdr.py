@@ -88,7 +88,7 @@ class Distribution:
 
     def percentile(self, q: float) -> float:
         """HdrHistogram's value at percentile q (0-100), in microseconds."""
-        if not self.counts:
+        if self.total == 0:
             raise ValueError("percentile of an empty histogram")
         if q <= 0:
             return self.min_us
@@ -98,6 +98,9 @@ class Distribution:
         return float(self.values[min(index, len(self.values) - 1)])
 
     def summary_us(self) -> dict[str, float]:
+        """Percentiles, max, mean and min; nothing for an empty histogram (every request failed)."""
+        if self.total == 0:
+            return {}
         found = {key: self.percentile(float(key)) for key in SUMMARY_PERCENTILES}
         return {**found, "max": self.max_us, "mean": self.mean_us, "min": self.min_us}
 

@@ -88,6 +88,29 @@ def test_an_undecodable_histogram_falls_back_to_the_written_summary_and_says_so(
     assert any("written summary used" in note for note in rep.notes)
 
 
+def test_an_empty_histogram_every_request_failed_gives_a_count_and_no_latency(run_copy):
+    """A rep whose every request failed (redis stopped) has empty latency histograms: the run
+    still loads, the rep counts 0 latencies and has no percentile, and the report is written."""
+    run_dir = run_copy("v2-complete")
+    path = run_dir / "2016" / "redis" / "latency" / "rep-1.json"
+    document = read_json(path)
+    for name in ("latency_uncorrected", "latency_corrected"):
+        document["harness"]["histograms"][name] = {
+            "encoded": HdrHistogram(1, 3_600_000_000, 3).encode().decode(),
+            "count": 0,
+            **dict.fromkeys(("mean", "min", "p50", "p90", "p99", "p99.9", "max")),
+        }
+    path.write_text(json.dumps(document))
+    rep = load_run(run_dir).reps_of("2016/redis", LATENCY_TEST)[0]
+    assert rep.metrics["latency_uncorrected:count"] == 0
+    assert "latency_uncorrected:p50" not in rep.metrics
+    assert "latency_corrected:p99" not in rep.metrics
+    with pytest.raises(ValueError, match="empty"):
+        _hdr.distribution(
+            _hdr.decode(document["harness"]["histograms"]["latency_corrected"]["encoded"])
+        ).percentile(50)
+
+
 def test_a_count_that_disagrees_with_the_encoding_is_reported(run_copy):
     run_dir = run_copy("v2-complete")
     path = run_dir / "2016" / "redis" / "latency" / "rep-3.json"
