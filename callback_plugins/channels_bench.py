@@ -42,10 +42,13 @@ class _LogDisplay:
         self._file: Any = None
         self._run_dir: str | None = None
 
-    def open(self, run_dir: str | None = None) -> None:
-        """Start writing to run_dir/ansible.log, once the run's directory exists (the plan
-        names it a few tasks before it makes it)."""
-        self._run_dir = run_dir or self._run_dir
+    def name(self, run_dir: str) -> None:
+        """The run's directory, as the plan names it a few tasks before it makes it."""
+        self._run_dir = run_dir
+
+    def open(self) -> None:
+        """Start writing to the run's ansible.log, once this playbook made the run's directory:
+        never into a directory that was there already (another run's, whose id was given again)."""
         if self._file is not None or not self._run_dir or not os.path.isdir(self._run_dir):
             return
         descriptor = os.open(
@@ -134,9 +137,11 @@ class CallbackModule(DefaultCallback):
 
     def _learn(self, result: Any) -> None:
         facts = self._facts(result)
-        self._display.open(
-            facts["bench_run_dir"] if isinstance(facts.get("bench_run_dir"), str) else None
-        )
+        if isinstance(facts.get("bench_run_dir"), str):
+            self._display.name(facts["bench_run_dir"])
+        # The bench_run module made the run (only its create answers with the runs it abandoned).
+        if isinstance(result.result, Mapping) and "abandoned" in result.result:
+            self._display.open()
         if isinstance(facts.get("bench_pass_load_s"), list):
             self._pass_load = [float(value) for value in facts["bench_pass_load_s"]]
         if "bench_pass_overhead_s" in facts:

@@ -10,18 +10,22 @@ setup=${SETUP:-all}
 stack=${STACK:-2016}
 python=.venv/bin/python
 
-run_dir() { readlink -f results/latest 2>/dev/null || true; }
-before=$(run_dir)
+# The plan stage writes the run's directory here (wherever -e bench_results_dir puts it).
+run_dir_file=$(mktemp)
+trap 'rm -f "$run_dir_file"' EXIT
+export CHANNELS_BENCH_RUN_DIR_FILE=$run_dir_file
+run_dir() { cat "$run_dir_file" 2>/dev/null || true; }
 
 on_interrupt() {
   trap '' INT TERM
   local dir
   dir=$(run_dir)
-  if [ -n "$dir" ] && [ "$dir" != "$before" ] && [ -f "$dir/run.json" ]; then
+  if [ -n "$dir" ] && [ -f "$dir/run.json" ]; then
     # The driver of this run only: its spec file lies under the run's own output directory.
     pkill -TERM -f "driver.mjs .*/$(basename "$dir")/" 2>/dev/null || true
     "$python" scripts/run_status.py interrupted "$dir"
   fi
+  rm -f "$run_dir_file"
   exit 130
 }
 trap on_interrupt INT TERM
@@ -32,7 +36,7 @@ export CHANNELS_BENCH_PROGRESS=1
 wait $!
 status=$?
 dir=$(run_dir)
-if [ -n "$dir" ] && [ "$dir" != "$before" ] && [ -f "$dir/run.json" ]; then
+if [ -n "$dir" ] && [ -f "$dir/run.json" ]; then
   echo
   if [ -f "$dir/report.md" ]; then
     "$python" -m analysis headline "$dir" 2>/dev/null || true
