@@ -27,8 +27,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
-# moto's own image list has no Ubuntu 20.04; this one has Canonical-owned 20.04, 22.04 and 16.04
-# images named as Canonical names them.
+# moto's own image list has no Ubuntu 20.04; this one has Canonical-owned 16.04, 20.04, 22.04 and
+# 24.04 images named as Canonical names them.
 AMIS = Path(__file__).with_name("amis.json")
 REGION = "us-east-1"
 # TEST-NET-2, a documentation range: it only ever appears in security group rules.

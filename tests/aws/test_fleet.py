@@ -454,3 +454,28 @@ def test_teardown_by_run_id_removes_everything(fake_aws: FakeAws, fleet: Fleet) 
     )
     assert again.returncode == 0, again.tail()
     assert again.recap()["changed"] == 0, again.tail()
+
+
+@pytest.mark.parametrize(
+    ("setups", "image"),
+    [
+        # Today's stack alone: Ubuntu 24.04, whose own Python is 3.12.
+        ('["2026/daphne", "2026/uvicorn"]', "ami-0d4b6f8a0c2e4f6b8"),
+        # With the 2016 stack: 20.04, the image both list (pyenv builds 3.12 there, 3.6 too).
+        ('["2016/gunicorn", "2026/daphne"]', "ami-0a2d4c6e8f0b1d3f5"),
+    ],
+    ids=["2026 alone", "2016 and 2026"],
+)
+def test_the_fleet_runs_the_image_its_stacks_share(
+    fake_aws: FakeAws, setups: str, image: str
+) -> None:
+    run_id = new_run_id()
+    run = fake_aws.provision(run_id, "-e", f'{{"setups": {setups}}}')
+    try:
+        assert run.returncode == 0, run.tail()
+        instances = fake_aws.instances(run_id, ["running"])
+        assert instances
+        assert {i["ImageId"] for i in instances} == {image}
+    finally:
+        fake_aws.playbook("playbooks/teardown.yml", "-e", f"run_id={run_id}", env=fake_aws.env())
+    fake_aws.assert_nothing_left(run_id)

@@ -189,6 +189,7 @@ def catalogue_row(catalogue: Mapping[str, Any], name: str) -> dict[str, Any]:
             "install_first": companions["install_first"],
             "python_min": stack_row.get("python_min"),
             "python_max": stack_row.get("python_max"),
+            "ec2_images": [str(image) for image in stack_row.get("ec2_images") or []],
         }
     )
     return row
