@@ -192,6 +192,11 @@ def latency_vs_load_chart(data: ChartInput) -> Drawn:
             ax.set_xlim(0, max(rates) * 1.15)
         ax.set_xlabel("achieved rate (req/s)")
         _style.log_ms_axis(ax, f"{statistic} latency (ms, log scale)")
+        if not any(_steady(curve, statistic) for curve in data.curves):
+            # Only saturation marks: a log axis needs a range of its own.
+            ax.set_ylim(1, 1000)
+            if data.curves:
+                _style.no_data(ax, "no setup kept up at any rate:\nonly where each saturated")
         ax.set_title(f"{statistic} against offered load")
     if not data.curves:
         _style.no_data(axes[0], "no fixed-rate test in this run")
@@ -212,8 +217,13 @@ def latency_vs_load_chart(data: ChartInput) -> Drawn:
     )
 
 
+def _steady(curve: LoadCurve, statistic: str) -> list[Any]:
+    """The points of a curve where the setup kept up, with the statistic and a rate."""
+    return [p for p in curve.points if not p.saturated and getattr(p, statistic) and p.achieved]
+
+
 def _draw_curve(ax: Axes, curve: LoadCurve, statistic: str, style: Style) -> list[float]:
-    steady = [p for p in curve.points if not p.saturated and getattr(p, statistic) and p.achieved]
+    steady = _steady(curve, statistic)
     xs = [p.achieved.median for p in steady if p.achieved]
     ys = [getattr(p, statistic).median for p in steady]
     if steady:

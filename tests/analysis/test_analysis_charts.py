@@ -44,3 +44,20 @@ def test_no_setup_name_appears_in_analysis_outside_the_seed_module():
             continue
         found = [line for line in path.read_text().splitlines() if pattern.search(line)]
         assert not found, (path.name, found)
+
+
+def test_latency_against_load_is_drawn_when_every_setup_saturated(run_copy, tmp_path):
+    """Only saturation marks, no steady latency anywhere (the 2016 ipc layer at 300 req/s): the
+    chart is drawn, with a log axis of its own, not lost to 'cannot be log-scaled'."""
+    import json
+
+    run_dir = run_copy("v2-complete")
+    fixed_rate = [*run_dir.glob("*/*/latency/rep-*.json"), *run_dir.glob("*/*/sweep/*/rep-*.json")]
+    for path in fixed_rate:
+        document = json.loads(path.read_text())
+        document["flags"], document["valid"] = ["rate_shortfall"], False
+        document["achieved_rps"] = document["loadtest"]["effectiveRps"] = 7.0
+        path.write_text(json.dumps(document))
+    result = write_report(load_run(run_dir), tmp_path)
+    assert not [p for p in result.problems if p.file.startswith("latency-vs-load")]
+    assert (tmp_path / "latency-vs-load.png").is_file()
