@@ -16,27 +16,27 @@ def pins(role_file) -> dict:
     return role_file("wsbench", "vars/main.yml")["wsbench_requirements"]
 
 
-@pytest.fixture(scope="module")
-def echo_server(host):
-    """A websockets echo server on the container's loopback, from the client's own venv."""
-    host.check_output(
-        "nohup %s -c %s >/tmp/molecule-echo.log 2>&1 & echo $! >/tmp/molecule-echo.pid",
-        PYTHON,
-        "import asyncio\n"
-        "from websockets.asyncio.server import serve\n"
-        "async def echo(c):\n"
-        "    async for m in c: await c.send(m)\n"
-        "async def main():\n"
-        f"    async with serve(echo, '127.0.0.1', {ECHO_PORT}): await asyncio.Future()\n"
-        "asyncio.run(main())\n",
+ECHO_SERVER = (
+    "import asyncio\n"
+    "from websockets.asyncio.server import serve\n"
+    "async def echo(c):\n"
+    "    async for m in c: await c.send(m)\n"
+    "async def main():\n"
+    f"    async with serve(echo, '127.0.0.1', {ECHO_PORT}): await asyncio.Future()\n"
+    "asyncio.run(main())\n"
+)
+
+
+def with_echo_server(host, command: str):
+    """Run command while a websockets echo server (from the client's own venv) listens on the
+    container's loopback: both in one `podman exec`, which ends whatever it started."""
+    host.check_output("printf %%s %s > /tmp/molecule-echo.py", ECHO_SERVER)
+    return host.run(
+        f"{PYTHON} /tmp/molecule-echo.py >/tmp/molecule-echo.log 2>&1 & server=$!;"
+        f" for try in $(seq 300); do (exec 3<>/dev/tcp/127.0.0.1/{ECHO_PORT}) 2>/dev/null && break;"
+        f" sleep 0.1; done; {command}; status=$?; kill $server; cat /tmp/molecule-echo.log >&2;"
+        " exit $status"
     )
-    host.check_output(
-        "for try in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/%s) 2>/dev/null && exit 0;"
-        " sleep 0.1; done; exit 1",
-        str(ECHO_PORT),
-    )
-    yield f"ws://127.0.0.1:{ECHO_PORT}/"
-    host.run("kill $(cat /tmp/molecule-echo.pid)")
 
 
 def test_python_in_range(host):
@@ -57,11 +57,11 @@ def test_help_and_self_check(host):
     )
 
 
-def test_an_echo_measurement_is_written_once(host, echo_server):
+def test_an_echo_measurement_is_written_once(host):
     host.run("rm -rf /tmp/molecule-wsbench")
     spec = {
         "test": "ws-echo",
-        "url": echo_server,
+        "url": f"ws://127.0.0.1:{ECHO_PORT}/",
         "output": "/tmp/molecule-wsbench/echo.json",
         "connections": 2,
         "rate": 50,
@@ -72,7 +72,9 @@ def test_an_echo_measurement_is_written_once(host, echo_server):
         "mkdir -p /tmp/molecule-wsbench && echo %s > /tmp/molecule-wsbench/spec.json",
         json.dumps(spec),
     )
-    run = host.run("timeout 60 %s %s/wsbench.py /tmp/molecule-wsbench/spec.json", PYTHON, ROOT)
+    run = with_echo_server(
+        host, f"timeout 60 {PYTHON} {ROOT}/wsbench.py /tmp/molecule-wsbench/spec.json"
+    )
     assert run.rc == 0, run.stdout + run.stderr
     document = json.loads(host.file(spec["output"]).content_string)
     messages = document["harness"]["messages"]
