@@ -155,7 +155,7 @@ def test_the_calibration_passes(results_dir: Path) -> None:
     run_dir = (results_dir / "latest").resolve()
     calibration = load(run_dir / "calibration.json")
     assert calibration["passed"] is True
-    assert [check["delay_ms"] for check in calibration["checks"]] == [1, 20]
+    assert [check["delay_ms"] for check in calibration["checks"]] == [1, 10]
     assert all(abs(check["harness_p50_error_ms"]) <= 0.5 for check in calibration["checks"])
     assert load(run_dir / "run.json")["setups"] == ["2016/gunicorn"]
 
