@@ -25,7 +25,6 @@ on_interrupt() {
     pkill -TERM -f "driver.mjs .*/$(basename "$dir")/" 2>/dev/null || true
     "$python" scripts/run_status.py interrupted "$dir"
   fi
-  rm -f "$run_dir_file"
   exit 130
 }
 trap on_interrupt INT TERM
