@@ -174,6 +174,15 @@ def test_an_fcgi_program_gets_a_socket_and_numbered_processes(catalogue_filters,
     [program] = catalogue_filters.supervisor_programs(row, "127.0.0.1", 8000, 2)
     assert program["section"] == "fcgi-program:g"  # a group of its own, the setup's group
     assert program["socket"] == "tcp://127.0.0.1:8000" and program["numprocs"] == 2
+    # supervisord binds it, so the program needs no right to bind a privileged port.
+    assert program["binds_port"] is False
+
+
+def test_only_the_program_that_binds_the_port_is_marked(catalogue_filters, catalogue):
+    # Marked programs keep CAP_NET_BIND_SERVICE below port 1024; the worker gets nothing.
+    row = catalogue_filters.catalogue_row(catalogue, "2016/redis")
+    daphne, worker = catalogue_filters.supervisor_programs(row, "0.0.0.0", 80)
+    assert (daphne["binds_port"], worker["binds_port"]) == (True, False)
 
 
 @pytest.mark.parametrize(

@@ -12,21 +12,29 @@ SUPERVISORCTL = (
     " -c /etc/channels-bench/supervisor/supervisord.conf"
 )
 CONF_D = "/etc/channels-bench/supervisor/conf.d"
-PORT = 8000
+# The seed's port: below 1024, so the program that binds it starts as root and drops to the
+# programs' account with setpriv, keeping only CAP_NET_BIND_SERVICE.
+PORT = 80
 URL = f"http://127.0.0.1:{PORT}/"
+SETPRIV = (
+    "setpriv --reuid=django-channels --regid=django-channels --init-groups"
+    " --inh-caps=-all,+net_bind_service --ambient-caps=-all,+net_bind_service"
+    " --bounding-set=-all,+net_bind_service -- "
+)
+NET_BIND_SERVICE = 1 << 10
 
 # What each setup runs: its supervisord group, programs, and the seed's command lines.
 SETUPS = {
     "gunicorn": {
         "group": "django_http",
         "programs": ["gunicorn"],
-        "commands": [f"gunicorn testproject.wsgi_no_channels -b 0.0.0.0:{PORT}"],
+        "commands": [f"{SETPRIV}gunicorn testproject.wsgi_no_channels -b 0.0.0.0:{PORT}"],
     },
     "redis": {
         "group": "django_channels",
         "programs": ["daphne", "worker"],
         "commands": [
-            f"daphne -b 0.0.0.0 -p {PORT} testproject.asgi:channel_layer",
+            f"{SETPRIV}daphne -b 0.0.0.0 -p {PORT} testproject.asgi:channel_layer",
             "python manage.py runworker",
         ],
     },
@@ -34,7 +42,7 @@ SETUPS = {
         "group": "django_channels",
         "programs": ["daphne", "worker"],
         "commands": [
-            f"daphne -b 0.0.0.0 -p {PORT} testproject.asgi_for_ipc:channel_layer",
+            f"{SETPRIV}daphne -b 0.0.0.0 -p {PORT} testproject.asgi_for_ipc:channel_layer",
             "python manage.py runworker --settings=testproject.settings.channels_ipc",
         ],
     },
@@ -85,6 +93,24 @@ def test_programs_run_as_the_unprivileged_account(host, setup):
     for program in setup["programs"]:
         pid = host.check_output(f"{SUPERVISORCTL} pid %s", f"{setup['group']}:{program}")
         assert host.check_output("ps -o user= -p %s", pid) == "django-channels"
+
+
+def test_only_the_program_that_binds_the_port_keeps_one_capability(host, setup):
+    for program, command in zip(setup["programs"], setup["commands"], strict=True):
+        pid = host.check_output(f"{SUPERVISORCTL} pid %s", f"{setup['group']}:{program}")
+        status = host.file(f"/proc/{pid}/status").content_string
+        caps = {
+            key: int(value, 16)
+            for key, value in re.findall(r"^(Cap\w+):\s+([0-9a-f]+)$", status, re.M)
+        }
+        wanted = NET_BIND_SERVICE if command.startswith(SETPRIV) else 0
+        assert caps["CapEff"] == wanted, (program, caps)
+        assert caps["CapPrm"] == wanted, (program, caps)
+
+
+def test_no_machine_wide_port_range_changed(host):
+    sysctl = host.file("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+    assert sysctl.content_string.strip() == "1024"
 
 
 def test_setup_listens_on_its_port(host):

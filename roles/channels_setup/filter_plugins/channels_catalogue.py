@@ -338,7 +338,8 @@ def supervisor_programs(
     overrides: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """The setup's programs as supervisord sections: section name, rendered command, numprocs,
-    process_name and socket (for fcgi-program), and the names of their log files."""
+    process_name and socket (for fcgi-program), the names of their log files, and whether the
+    program binds the port itself."""
     rendered = []
     fcgi = [program for program in row["programs"] if program["kind"] == "fcgi-program"]
     if fcgi and len(row["programs"]) > 1:
@@ -373,6 +374,8 @@ def supervisor_programs(
                 "environment": dict(program["environment"]),
                 "log": f"{program['name']}_%(process_num)02d.log" if numbered else None,
                 "log_glob": f"{program['name']}*.log",
+                # It binds the setup's port itself (an fcgi-program gets it from supervisord).
+                "binds_port": program["kind"] == "program" and "{port}" in program["command"],
             }
         )
     return rendered
