@@ -58,3 +58,14 @@ def test_module_imports_as_the_program_account(host, module):
     # nobody stands in for the programs' account: it must get through /root to the interpreter.
     result = host.run("sudo -u nobody %s -c %s", PYTHON, f"import {module}")
     assert result.rc == 0, result.stderr
+
+
+def test_pip_ran_as_the_unprivileged_owner_not_root(host):
+    # Every file pip and the packages' build scripts wrote belongs to channels-bench: none of
+    # their code ran as root. The programs' account can read the stack but not change it.
+    assert host.user("channels-bench").uid != 0
+    not_owned = host.check_output("find %s ! -user channels-bench -print -quit", VENV)
+    assert not_owned == ""
+    where = "import django, os; print(os.path.dirname(django.__file__))"
+    site = host.check_output("%s -c %s", PYTHON, where)
+    assert host.run("sudo -u nobody test -w %s", site).rc != 0
