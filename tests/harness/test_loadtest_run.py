@@ -66,6 +66,9 @@ def role_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
             {
                 "loadtest_root": str(home / "root"),
                 "loadtest_output_dir": str(home / "out"),
+                # pytest's directories are root's alone (0700), which the unprivileged account
+                # the role runs node as cannot enter; tests/bench checks that account's runs.
+                "loadtest_user": "root",
                 "loadtest_wrk_install": False,
                 "loadtest_poll_interval_s": 0.5,
                 "loadtest_heartbeat_stale_s": 10,

@@ -59,6 +59,12 @@ def test_cli_runnable(host):
     )
 
 
+def test_npm_ran_as_the_unprivileged_account(host):
+    # npm ci ran as channels-bench: every file of the tree is its own, none of its code ran as root.
+    assert host.user("channels-bench").uid != 0
+    assert host.check_output("find %s/node_modules ! -user channels-bench -print -quit", ROOT) == ""
+
+
 def test_wrk_installed(host):
     # wrk -v prints its version and usage, and exits 1.
     assert "4.1.0" in host.run("wrk -v").stdout
@@ -67,6 +73,7 @@ def test_wrk_installed(host):
 def test_driver_runs_a_series(host, target):
     """The installed driver, its locked loadtest and hdr-histogram-js, and wrk, on a real run."""
     host.run("rm -rf /tmp/molecule-loadtest")
+    host.check_output("install -d -o channels-bench /tmp/molecule-loadtest")
     spec = {
         "url": target,
         "host": "molecule",
@@ -82,7 +89,9 @@ def test_driver_runs_a_series(host, target):
              "output": "throughput/c2/reference-1.json"},
         ],
     }  # fmt: skip
-    run = host.run("timeout 120 node %s %s", f"{ROOT}/driver.mjs", json.dumps(spec))
+    # As the role runs it: as the unprivileged account.
+    driver = f"{ROOT}/driver.mjs"
+    run = host.run("runuser -u channels-bench -- timeout 120 node %s %s", driver, json.dumps(spec))
     assert run.rc == 0, run.stdout + run.stderr
     latency = json.loads(host.file("/tmp/molecule-loadtest/latency/rep-1.json").content_string)
     result = latency["loadtest"]
@@ -93,6 +102,7 @@ def test_driver_runs_a_series(host, target):
     assert histograms["latency_corrected"]["count"] == latency["harness"]["requests"]["responses"]
     assert histograms["latency_uncorrected"]["encoded"].startswith("HISTFAAA")
     assert latency["settle"]["ready"] is True
+    assert host.file("/tmp/molecule-loadtest/latency/rep-1.json").user == "channels-bench"
     reference = json.loads(
         host.file("/tmp/molecule-loadtest/throughput/c2/reference-1.json").content_string
     )
