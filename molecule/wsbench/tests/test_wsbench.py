@@ -50,6 +50,11 @@ def test_packages_at_their_pins(host, pip_freeze, canonical, pins):
         assert frozen.get(canonical(name)) == version, name
 
 
+def test_pip_ran_as_the_unprivileged_account(host):
+    assert host.user("channels-bench").uid != 0
+    assert host.check_output("find %s/venv ! -user channels-bench -print -quit", ROOT) == ""
+
+
 def test_help_and_self_check(host):
     assert "ws-fanout" in host.check_output("%s %s/wsbench.py --help", PYTHON, ROOT)
     assert host.check_output("%s %s/wsbench.py --self-check", PYTHON, ROOT).startswith(
