@@ -85,6 +85,21 @@ def test_run_json_carries_each_setups_catalogue_row(first_run: Path) -> None:
     assert rows["2016/ipc"]["channel_layer"] == "ipc"
 
 
+def owners(top: Path) -> set[str]:
+    return {path.owner() for path in [top, *top.rglob("*")]}
+
+
+def test_no_package_and_no_generator_ran_as_root(first_run: Path) -> None:
+    # pip and npm installed as the unprivileged channels-bench, and the driver wrote this run's
+    # measurements as it: none of their code ran as root.
+    account = "channels-bench"
+    assert owners(Path("/opt/channels-bench/stacks/2016")) == {account}
+    assert owners(Path("/opt/channels-bench/loadtest/node_modules")) == {account}
+    series = Path("/var/lib/channels-bench/loadtest") / first_run.name
+    measured = [path for path in series.rglob("*.json") if "spec" not in path.name]
+    assert measured and {path.owner() for path in measured} == {account}
+
+
 def test_host_facts_name_the_stack_node_loadtest_and_wrk(first_run: Path) -> None:
     host = load(first_run / "hosts" / "localhost.json")
     assert host["cores"] >= 1 and host["memory_mb"] > 0
