@@ -10,6 +10,9 @@ Each path of the one server is one behaviour:
                           <after> + <for> ms after the first request on this path sleeps <ms>
   /hang                   never answers: holds the connection until the client closes it (at
                           most HANG_LIMIT_S)
+  /lose/<n>               loses every <n>th request on this path (the 1st of each <n> answers,
+                          ..., the <n>th hangs as /hang does), as a channel layer that drops
+                          messages does
   /status/<code>          answers with that status
 
 Run as a program (`python driver_servers.py PORT`) it serves until killed; the tests start it in
@@ -80,7 +83,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             after, window, stall = (float(part) / 1000 for part in parts[1:])
             if after <= since_first < after + window:
                 time.sleep(stall)
-        elif parts == ["hang"]:
+        elif parts == ["hang"] or (parts[:1] == ["lose"] and len(parts) == 2 and before % int(parts[1]) == int(parts[1]) - 1):
             self._hang()
             return
         elif parts[:1] == ["status"] and len(parts) == 2:

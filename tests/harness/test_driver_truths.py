@@ -7,6 +7,7 @@ loopback with a known behaviour (driver_servers.py).
 - coordinated omission: what loadtest's fixed rate does when the server stalls and when the
   generator itself stalls, and what the corrected histogram makes of each;
 - the tail: requests still running when loadtest stops are waited for, or counted as timeouts;
+  a warm-up's tail is waited for unless the server lost it;
 - the rule book's generator_lag flag: not set by a normal run, set by a starved one.
 
 Tolerances are wide where a busy shared machine moves the figures (a few ms of scheduling delay
@@ -185,6 +186,56 @@ def test_a_server_that_never_answers_is_all_timeouts(driver: Driver, known_serve
     # loadtest counts a timed-out request twice (its timeout, then the close); the rule book
     # allows for that.
     assert "count_mismatch" not in found
+
+
+def test_a_warm_up_request_the_server_lost_does_not_hold_the_measurement_back(
+    driver: Driver, known_server: KnownServer
+):
+    """The server loses every 4th request. In the warm-up's closed loop each of the 3 clients
+    soon waits on a lost one: at the warm-up's end all 3 are open and will never be answered.
+    The server answers a later request (the probe), so they are taken for lost at once, not
+    waited for until the 6 s request timeout; the measurement starts a few tenths of a second
+    after the warm-up, and its own tail is still waited for in full."""
+    url = f"{known_server.url}/lose/4"
+    spec = driver.spec(
+        known_server.url + "/",
+        [measurement("throughput", clients=3, warmup_s=1, duration_s=1, url=url)],
+        request_timeout_ms=6000,
+        settle={"probe_timeout_ms": 300, "max_wait_s": 1},
+    )
+    run = driver.run(spec)
+    assert run.returncode == 0, run.explain()
+    (document,) = run.documents
+    warmup = document["warmup"]
+    assert warmup["lost"] == 3
+    # The probe may be lost too (every 4th): one more probe then, after its 300 ms.
+    assert warmup["tail_s"] <= 1.5 + 0.3
+    assert warmup["probes"] >= 1
+    # The measurement's own lost requests are its errors: waited for, then timed out.
+    requests = document["harness"]["requests"]
+    assert requests["in_flight_at_stop"] == 3
+    assert requests["abandoned"] == requests["timeouts"] == 3
+
+
+def test_a_slow_warm_up_request_is_waited_for_not_taken_for_lost(
+    driver: Driver, known_server: KnownServer
+):
+    """Each request takes 700 ms on a server that answers in parallel: the probe after the
+    warm-up is answered at once, but the warm-up's last requests are still being worked on, and
+    younger than twice the slowest answer. They are waited for, none is lost."""
+    url = f"{known_server.url}/delay/700"
+    spec = driver.spec(
+        known_server.url + "/",
+        [measurement("latency", rps=10, warmup_s=1.5, duration_s=1, url=url)],
+        request_timeout_ms=6000,
+    )
+    run = driver.run(spec)
+    assert run.returncode == 0, run.explain()
+    (document,) = run.documents
+    warmup = document["warmup"]
+    assert warmup["lost"] == 0
+    assert 0.5 <= warmup["tail_s"] < 1.5
+    assert document["harness"]["requests"]["errors"] == 0
 
 
 def test_generator_lag_is_flagged_only_when_the_generator_lags(

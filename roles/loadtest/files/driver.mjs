@@ -56,6 +56,13 @@ const MAX_EVENT_LOOP_RANKS = 200000
 // How often the heartbeat file is looked at, and the pause between two settle probes.
 const HEARTBEAT_CHECK_MS = 1000
 const SETTLE_PAUSE_MS = 100
+// The warm-up tail's probe, when the series has no settle step of its own.
+const DEFAULT_PROBE_TIMEOUT_MS = 2000
+// A warm-up request the server has lost (recorder.drainWarmUp): open this many times as long as
+// the slowest answer its warm-up got, and at least LOST_MIN_MS; how often that is looked at.
+const LOST_AFTER_SLOWEST = 2
+const LOST_MIN_MS = 1000
+const LOST_CHECK_MS = 50
 // Seconds of a measurement's bound beyond its parts, for node's and wrk's own start and stop.
 const MEASUREMENT_SLACK_S = 3
 const SERIES_SLACK_S = 5
@@ -522,6 +529,7 @@ class Recorder {
     this.timelineCompleted = []
     this.timelineErrors = []
     this.drained = null
+    this.slowestNs = 0
   }
 
   get stopped() {
@@ -603,6 +611,9 @@ class Recorder {
     }
     entry.done = true
     this.inFlight.delete(entry)
+    if (status !== null && status !== undefined) {
+      this.slowestNs = Math.max(this.slowestNs, Number(nowNs() - entry.sendNs))
+    }
     if (this.measured) {
       this.count(entry, status, code)
     }
@@ -676,6 +687,45 @@ class Recorder {
     }
   }
 
+  // A warm-up's tail. It is not measured: all that matters is that none of its requests is still
+  // in the server when the measurement starts. It is waited for like a measured tail, except for
+  // requests the server has lost: open LOST_AFTER_SLOWEST times as long as the slowest answer
+  // the warm-up got (at least LOST_MIN_MS), once the server has answered a request sent after
+  // all of them (a probe). A server answers what is queued in turn, so a later request answered
+  // while those stay open means they will never be (asgi_ipc 1.1 drops requests under load);
+  // each would otherwise hold the measurement back for the whole request timeout. A server with
+  // a backlog answers the probe only after it, and one still working on a slow request keeps
+  // it under the age bound. What is left is closed and counted as lost (or, at the timeout, as
+  // timed out).
+  async drainWarmUp(timeoutMs, url, probeTimeoutMs) {
+    const startNs = nowNs()
+    const elapsedMs = () => Number(nowNs() - startNs) / 1e6
+    let answered = false
+    let probes = 0
+    while (this.inFlight.size > 0 && elapsedMs() < timeoutMs) {
+      if (!answered) {
+        probes += 1
+        answered = (await probeOnce(url, Math.max(1, Math.min(probeTimeoutMs, timeoutMs - elapsedMs())))) === null
+        if (!answered) {
+          await sleep(SETTLE_PAUSE_MS)
+        }
+        continue
+      }
+      const lostAfterNs = Math.max(LOST_MIN_MS * 1e6, LOST_AFTER_SLOWEST * this.slowestNs)
+      const now = nowNs()
+      if ([...this.inFlight].every(entry => Number(now - entry.sendNs) >= lostAfterNs)) {
+        break
+      }
+      await sleep(LOST_CHECK_MS)
+    }
+    const lost = elapsedMs() < timeoutMs ? this.inFlight.size : 0
+    for (const entry of [...this.inFlight]) {
+      this.onEnd(entry, null, lost ? 'lost' : 'timeout')
+      entry.request?.destroy()
+    }
+    return {tail_s: round(elapsedMs() / 1000, 3), probes, lost}
+  }
+
   requests() {
     return {
       sent: this.sent,
@@ -730,13 +780,16 @@ async function warmUp(spec, m, url) {
   const options = loadtestOptions(spec, m, url, m.warmup_s, maxRequestsFor(spec, m, m.warmup_s), recorder)
   const result = plain(await loadTest(options))
   // Its last requests would otherwise still be running when the measured run starts.
-  await recorder.drain(spec.request_timeout_ms)
+  const tail = await recorder.drainWarmUp(
+    spec.request_timeout_ms, url, spec.settle?.probe_timeout_ms ?? DEFAULT_PROBE_TIMEOUT_MS,
+  )
   return {
     seconds: m.warmup_s,
     totalRequests: result.totalRequests,
     totalErrors: result.totalErrors,
     effectiveRps: result.effectiveRps,
     errorCodes: result.errorCodes,
+    ...tail,
   }
 }
 
