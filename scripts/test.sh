@@ -17,5 +17,6 @@ if [ -x scripts/molecule-prepare.sh ]; then
 fi
 
 echo "== tests"
+# The slowest tests close the output: CI has 90 minutes, and this says where they go.
 # shellcheck disable=SC2086 # PYTEST_ARGS is a list of pytest arguments
-exec python -m pytest -ra ${PYTEST_MARKERS:+-m "$PYTEST_MARKERS"} ${PYTEST_ARGS:-tests}
+exec python -m pytest -ra --durations=30 ${PYTEST_MARKERS:+-m "$PYTEST_MARKERS"} ${PYTEST_ARGS:-tests}
