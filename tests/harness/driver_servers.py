@@ -83,7 +83,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             after, window, stall = (float(part) / 1000 for part in parts[1:])
             if after <= since_first < after + window:
                 time.sleep(stall)
-        elif parts == ["hang"] or (parts[:1] == ["lose"] and len(parts) == 2 and before % int(parts[1]) == int(parts[1]) - 1):
+        elif parts == ["hang"] or _lost(parts, before):
             self._hang()
             return
         elif parts[:1] == ["status"] and len(parts) == 2:
@@ -112,6 +112,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+
+def _lost(parts: list[str], before: int) -> bool:
+    """Whether /lose/<n> loses this request: the <n>th of every <n>."""
+    return parts[:1] == ["lose"] and len(parts) == 2 and before % int(parts[1]) == int(parts[1]) - 1
 
 
 def start(port: int = 0) -> KnownServer:
