@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import threading
 import time
 from pathlib import Path
@@ -366,6 +367,28 @@ def test_settling_waits_for_a_prompt_answer_and_records_what_it_found(
     assert slow["last"] == "no answer within 100 ms"
     assert prompt["ready"] is True and prompt["probes"] == 1 and prompt["waited_s"] < 0.1
     assert flags({"settle": slow}) == ["not_settled"]
+
+
+def test_settling_is_bounded_when_the_server_accepts_no_connection(driver: Driver):
+    """A server whose accept queue is full (it listens with no room and never accepts): the
+    first probe's connection fills the queue, every later one waits on SYN retries. Each probe
+    still ends at its timeout, so settling ends at its bound, not a minute later."""
+    with socket.socket() as full:
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)
+        url = f"http://127.0.0.1:{full.getsockname()[1]}/"
+        settle = {"probe_timeout_ms": 300, "max_wait_s": 1}
+        measurements = [measurement("latency", rps=5, duration_s=1)]
+        spec = driver.spec(url, measurements, settle=settle, request_timeout_ms=500)
+        started = time.monotonic()
+        run = driver.run(spec)
+    assert run.returncode == 0, run.explain()
+    (document,) = run.documents
+    assert document["settle"]["ready"] is False
+    assert document["settle"]["probes"] >= 3
+    assert document["settle"]["waited_s"] < 1.5
+    assert document["settle"]["last"] == "no answer within 300 ms"
+    assert time.monotonic() - started < 15
 
 
 def test_a_start_at_is_kept_to_and_one_too_far_is_refused(
