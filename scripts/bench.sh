@@ -34,6 +34,12 @@ export CHANNELS_BENCH_PROGRESS=1
 .venv/bin/ansible-playbook bench.yml -e "setup=$setup" -e "stack=$stack" ${BENCH_ARGS:-} &
 wait $!
 status=$?
+# Ctrl-C reaches ansible-playbook too. When it has exited ("User interrupted execution", 99)
+# before bash takes its own SIGINT, bash may drop that signal as handled by the child, and the
+# trap never runs: the generator kept going and run.json stayed "running".
+if [ "$status" -eq 99 ]; then
+  on_interrupt
+fi
 dir=$(run_dir)
 if [ -n "$dir" ] && [ -f "$dir/run.json" ]; then
   echo
