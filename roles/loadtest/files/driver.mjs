@@ -681,8 +681,13 @@ class Recorder {
       })
     }
     this.drained = null
+    this.closeOpen('timeout')
+  }
+
+  // Every request still open ends here, with code, and its socket is closed.
+  closeOpen(code) {
     for (const entry of [...this.inFlight]) {
-      this.onEnd(entry, null, 'timeout')
+      this.onEnd(entry, null, code)
       entry.request?.destroy()
     }
   }
@@ -719,10 +724,7 @@ class Recorder {
       await sleep(LOST_CHECK_MS)
     }
     const lost = elapsedMs() < timeoutMs ? this.inFlight.size : 0
-    for (const entry of [...this.inFlight]) {
-      this.onEnd(entry, null, lost ? 'lost' : 'timeout')
-      entry.request?.destroy()
-    }
+    this.closeOpen(lost ? 'lost' : 'timeout')
     return {tail_s: round(elapsedMs() / 1000, 3), probes, lost}
   }
 
