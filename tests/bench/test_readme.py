@@ -14,6 +14,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import REPO, run_playbook
 from tests.unit.conftest import load
@@ -32,12 +33,12 @@ def playbook_commands() -> list[list[str]]:
     return [command for command in commands if command[0] == "ansible-playbook"]
 
 
-def table_rows() -> dict[str, str]:
+def table_rows(column: int = 2) -> dict[str, str]:
     rows = {}
     for line in README.read_text().splitlines():
         cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
         if line.startswith("| `") and len(cells) == 3:
-            rows[cells[0].strip("`")] = cells[2]
+            rows[cells[0].strip("`")] = cells[column]
     return rows
 
 
@@ -89,6 +90,15 @@ def test_the_variables_table_states_the_plans_bounds() -> None:
             assert "above" in row, (name, row)
         for choice in rule.get("choices", ()):
             assert f"`{choice}`" in row, (name, row)
+
+
+def test_the_variables_table_states_the_default_profile() -> None:
+    plan = yaml.safe_load((REPO / "playbooks/vars/plan.yml").read_text())
+    defaults = table_rows(column=1)
+    for name, value in plan["bench_profiles"]["default"].items():
+        shown = f"`{value}`" if isinstance(value, list) else number(value)
+        row = defaults[f"loadtest_{name}"]
+        assert row.split(" (")[0] == shown, (name, row)
 
 
 def test_no_document_reaches_outside_the_repository() -> None:
