@@ -92,13 +92,25 @@ def test_the_variables_table_states_the_plans_bounds() -> None:
             assert f"`{choice}`" in row, (name, row)
 
 
+def plan_profiles() -> dict[str, dict[str, object]]:
+    profiles: dict[str, dict[str, object]] = yaml.safe_load(
+        (REPO / "playbooks/vars/plan.yml").read_text()
+    )["bench_profiles"]
+    return profiles
+
+
 def test_the_variables_table_states_the_default_profile() -> None:
-    plan = yaml.safe_load((REPO / "playbooks/vars/plan.yml").read_text())
     defaults = table_rows(column=1)
-    for name, value in plan["bench_profiles"]["default"].items():
+    for name, value in plan_profiles()["default"].items():
         shown = f"`{value}`" if isinstance(value, list) else number(value)
         row = defaults[f"loadtest_{name}"]
         assert row.split(" (")[0] == shown, (name, row)
+
+
+def test_the_variables_table_names_every_profile() -> None:
+    row = table_rows()["profile"]
+    for name in plan_profiles():
+        assert f"`{name}`" in row, (name, row)
 
 
 def test_no_document_reaches_outside_the_repository() -> None:
