@@ -83,6 +83,21 @@ def test_a_row_takes_its_stacks_defaults_and_pins(catalogue_filters, catalogue):
     assert [p["processes_via"] for p in row["programs"]] == [None, "numprocs"]
 
 
+def test_a_row_shares_nothing_with_the_catalogue(catalogue_filters, catalogue):
+    """A role changes its row (the programs' commands, the environment); the catalogue, and the
+    next row read from it, stay as written."""
+    before = copy.deepcopy(catalogue)
+    row = catalogue_filters.catalogue_row(catalogue, "2016/redis")
+    row["environment"]["X"] = "1"
+    row["programs"][0]["command"] = "changed"
+    row["tests"].append("websocket")
+    row["urls"]["http"] = "/changed"
+    assert catalogue == before
+    again = catalogue_filters.catalogue_row(catalogue, "2016/redis")
+    assert "X" not in again["environment"] and again["urls"] == {"http": "/"}
+    assert again["tests"] == ["latency", "throughput"]
+
+
 def test_a_variant_brings_its_companions(catalogue_filters, catalogue):
     swept = copy.deepcopy(catalogue)
     swept["stacks"]["2016"]["sweeps"] = {
