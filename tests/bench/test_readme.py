@@ -78,7 +78,7 @@ ACCEPTED_WARNINGS = (
 
 def warnings(output: str) -> list[str]:
     """Ansible's warnings in output (a YAML file it reads with a key written twice, a
-    deprecated keyword), but the accepted one."""
+    deprecated keyword), but the accepted ones."""
     return [
         line
         for line in output.splitlines()
