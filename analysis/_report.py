@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
+import sys
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,16 +43,24 @@ class ReportResult:
 
 
 def write_report(
-    run: Run, output: Path, bin_s: float = DEFAULT_BIN_S, bin_note: str | None = None
+    run: Run,
+    output: Path,
+    bin_s: float = DEFAULT_BIN_S,
+    bin_note: str | None = None,
+    workers: int | None = None,
 ) -> ReportResult:
-    """Write every output of `report` into output; problems are reported in report.md too."""
+    """Write every output of `report` into output; problems are reported in report.md too.
+    The charts are drawn by up to `workers` processes (default: one per core, at most
+    MAX_CHART_WORKERS)."""
     output.mkdir(parents=True, exist_ok=True)
     analysis = analyse(run, bin_s, bin_note)
     problems = list(run.problems)
     written: list[Path] = []
     charts: list[_plots.Chart] = []
-    for chart in _plots.CHARTS:
-        paths = draw_chart(chart, analysis, output, problems)
+    for chart, (paths, chart_problems) in zip(
+        _plots.CHARTS, draw_charts(analysis, output, workers), strict=True
+    ):
+        problems += chart_problems
         if paths:
             written += paths
             charts.append(chart)
@@ -70,6 +83,50 @@ def chart_input(analysis: Analysis) -> _plots.ChartInput:
         bin_s=analysis.bin_s,
         styles=_style.styles(run.setups()),
     )
+
+
+Drawn = tuple[list[Path], list[Problem]]
+MAX_CHART_WORKERS = 4
+# What a forked chart worker draws from: set in the parent just before the fork.
+_SHARED: tuple[Analysis, Path] | None = None
+
+
+def draw_charts(analysis: Analysis, output: Path, workers: int | None = None) -> list[Drawn]:
+    """Each chart of _plots.CHARTS, in that order: its files and its problems. Drawing is most
+    of a report's time, so on Linux the charts are drawn by forked workers (fork shares the
+    analysis without pickling it); a worker that dies costs its chart only, drawn again here."""
+    count = min(_cores() if workers is None else workers, MAX_CHART_WORKERS, len(_plots.CHARTS))
+    if count < 2 or sys.platform != "linux":
+        return [_draw_here(index, analysis, output) for index in range(len(_plots.CHARTS))]
+    global _SHARED  # the fork hands it to the workers
+    _SHARED = (analysis, output)
+    try:
+        with ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("fork")) as pool:
+            futures = [pool.submit(_draw_in_worker, i) for i in range(len(_plots.CHARTS))]
+            return [_drawn(future, index, analysis, output) for index, future in enumerate(futures)]
+    finally:
+        _SHARED = None
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _drawn(future: Future[Drawn], index: int, analysis: Analysis, output: Path) -> Drawn:
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        return _draw_here(index, analysis, output)
+
+
+def _draw_in_worker(index: int) -> Drawn:
+    assert _SHARED is not None, "a chart worker runs only in a fork of draw_charts"
+    return _draw_here(index, *_SHARED)
+
+
+def _draw_here(index: int, analysis: Analysis, output: Path) -> Drawn:
+    problems: list[Problem] = []
+    return draw_chart(_plots.CHARTS[index], analysis, output, problems), problems
 
 
 def draw_chart(
