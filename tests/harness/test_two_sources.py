@@ -85,3 +85,11 @@ def test_run_json_says_the_setup_was_measured(run_dir: Path) -> None:
     assert run["status"] == "complete"
     assert run["setups_completed"] == ["2016/gunicorn"]
     assert run["topology"]["source"] == ["localhost", "source2"]
+
+
+def test_the_targets_facts_carry_its_stacks_pip_freeze(run_dir: Path) -> None:
+    """loadtest.yml deploys nothing, so the pip freeze a bench run reads during its deploy is read
+    by the fetch stage here."""
+    stack = load(run_dir / "hosts" / "localhost.json")["stacks"]["2016"]
+    assert stack["version"].startswith("3.6")
+    assert "gunicorn==19.6.0" in stack["pip_freeze"]
