@@ -94,18 +94,25 @@ _SHARED: tuple[Analysis, Path] | None = None
 def draw_charts(analysis: Analysis, output: Path, workers: int | None = None) -> list[Drawn]:
     """Each chart of _plots.CHARTS, in that order: its files and its problems. Drawing is most
     of a report's time, so on Linux the charts are drawn by forked workers (fork shares the
-    analysis without pickling it); a worker that dies costs its chart only, drawn again here."""
+    analysis without pickling it); a worker that dies costs its chart only, drawn again here,
+    and where no process can be forked every chart is drawn here."""
     count = min(_cores() if workers is None else workers, MAX_CHART_WORKERS, len(_plots.CHARTS))
     if count < 2 or sys.platform != "linux":
-        return [_draw_here(index, analysis, output) for index in range(len(_plots.CHARTS))]
+        return _draw_all_here(analysis, output)
     global _SHARED  # the fork hands it to the workers
     _SHARED = (analysis, output)
     try:
         with ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("fork")) as pool:
             futures = [pool.submit(_draw_in_worker, i) for i in range(len(_plots.CHARTS))]
             return [_drawn(future, index, analysis, output) for index, future in enumerate(futures)]
+    except OSError:  # fork refused (a process limit, memory)
+        return _draw_all_here(analysis, output)
     finally:
         _SHARED = None
+
+
+def _draw_all_here(analysis: Analysis, output: Path) -> list[Drawn]:
+    return [_draw_here(index, analysis, output) for index in range(len(_plots.CHARTS))]
 
 
 def _cores() -> int:

@@ -9,7 +9,7 @@ import re
 import pytest
 from analysis_helpers import FIXTURES, REPO
 
-from analysis import _plots, _seed, _style, load_run, write_report
+from analysis import _plots, _report, _seed, _style, load_run, write_report
 
 
 def test_each_setup_differs_in_line_style_and_marker_not_only_in_colour():
@@ -71,6 +71,18 @@ def test_a_chart_worker_that_dies_costs_nothing_its_chart_is_drawn_here(tmp_path
     written = {p.name for p in result.written}
     assert {"latency-percentiles.png", "throughput-over-time.png"} <= written
     assert (tmp_path / "out" / "latency-percentiles.png").is_file()
+
+
+def test_charts_are_drawn_here_when_no_worker_can_be_forked(tmp_path, monkeypatch):
+    class NoFork:
+        def __init__(self, *_args, **_kwargs):
+            raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(_report, "ProcessPoolExecutor", NoFork)
+    result = write_report(load_run(FIXTURES / "complete"), tmp_path, workers=2)
+    assert result.problems == ()
+    assert (tmp_path / "latency-percentiles.png").is_file()
+    assert (tmp_path / "latency-percentiles.svg").is_file()
 
 
 def test_no_setup_name_appears_in_analysis_outside_the_seed_module():
