@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -46,6 +49,37 @@ def run_playbook(playbook: str, *extra: str, timeout: int = 1800) -> PlaybookRun
         check=False,
     )
     return PlaybookRun(completed.returncode, completed.stdout + completed.stderr)
+
+
+# A role's series entry run for real by a test module, in a directory of the module's own: its
+# play.yml runs the main entry, or the series entry when `series` is given, and writes what the
+# series published to `documents_file`; vars.yml points the role at directories under it.
+
+
+def install_role_home(home: Path, play: str, role_vars: dict[str, Any]) -> None:
+    """Write play.yml and vars.yml into home and run the main entry twice: both pass, and the
+    second changes nothing."""
+    (home / "play.yml").write_text(play)
+    (home / "vars.yml").write_text(yaml.safe_dump(role_vars))
+    for _ in range(2):
+        run = role_playbook(home)
+        assert run.returncode == 0, run.output[-4000:]
+    assert run.recap()["changed"] == 0, "a second run of the main entry changes nothing"
+
+
+def role_playbook(home: Path, *extra: str) -> PlaybookRun:
+    return run_playbook(str(home / "play.yml"), "-e", f"@{home / 'vars.yml'}", *extra, timeout=600)
+
+
+def role_series(
+    home: Path, values: dict[str, Any], name: str, *extra: str
+) -> tuple[PlaybookRun, Any]:
+    """Run the series entry with values (series and the play's other inputs), its output in
+    <output dir>/name; what it published, as the play wrote it."""
+    documents = home / f"{name}.documents.json"
+    inputs = {**values, "series_dir": name, "documents_file": str(documents)}
+    run = role_playbook(home, "-e", json.dumps(inputs), *extra)
+    return run, json.loads(documents.read_text())
 
 
 @pytest.fixture(scope="session")

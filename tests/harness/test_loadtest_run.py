@@ -14,11 +14,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 from driver_servers import KnownServer
 from driver_support import known_server_fixture  # noqa: F401 (pytest fixture)
 
-from tests.conftest import PlaybookRun, run_playbook
+from tests.conftest import PlaybookRun, install_role_home, role_series
 
 pytestmark = pytest.mark.skipif(
     any(shutil.which(tool) is None for tool in ("node", "npm", "wrk")),
@@ -60,39 +59,27 @@ PLAYBOOK = """
 def role_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The role installed into a directory of this module's own, once (twice: idempotent)."""
     home = tmp_path_factory.mktemp("loadtest-role")
-    (home / "play.yml").write_text(PLAYBOOK)
-    (home / "vars.yml").write_text(
-        yaml.safe_dump(
-            {
-                "loadtest_root": str(home / "root"),
-                "loadtest_output_dir": str(home / "out"),
-                # pytest's directories are root's alone (0700), which the unprivileged account
-                # the role runs node as cannot enter; tests/bench checks that account's runs.
-                "loadtest_user": "root",
-                "loadtest_wrk_install": False,
-                "loadtest_poll_interval_s": 0.5,
-                "loadtest_heartbeat_stale_s": 10,
-                "loadtest_settle_max_wait_s": 1,
-                "loadtest_request_timeout_ms": 2000,
-            }
-        )
+    install_role_home(
+        home,
+        PLAYBOOK,
+        {
+            "loadtest_root": str(home / "root"),
+            "loadtest_output_dir": str(home / "out"),
+            # pytest's directories are root's alone (0700), which the unprivileged account
+            # the role runs node as cannot enter; tests/bench checks that account's runs.
+            "loadtest_user": "root",
+            "loadtest_wrk_install": False,
+            "loadtest_poll_interval_s": 0.5,
+            "loadtest_heartbeat_stale_s": 10,
+            "loadtest_settle_max_wait_s": 1,
+            "loadtest_request_timeout_ms": 2000,
+        },
     )
-    for _ in range(2):
-        run = playbook(home)
-        assert run.returncode == 0, run.output[-4000:]
-    assert run.recap()["changed"] == 0, "a second run of the main entry changes nothing"
     return home
 
 
-def playbook(home: Path, *extra: str) -> PlaybookRun:
-    return run_playbook(str(home / "play.yml"), "-e", f"@{home / 'vars.yml'}", *extra, timeout=600)
-
-
 def run_series(home: Path, url: str, series: list[dict], name: str) -> tuple[PlaybookRun, list]:
-    documents = home / f"{name}.documents.json"
-    extra = {"url": url, "series": series, "series_dir": name, "documents_file": str(documents)}
-    run = playbook(home, "-e", json.dumps(extra))
-    return run, json.loads(documents.read_text())
+    return role_series(home, {"url": url, "series": series}, name)
 
 
 def test_a_series_runs_and_publishes_its_documents_in_order(

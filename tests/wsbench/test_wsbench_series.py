@@ -14,10 +14,9 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 from wsbench_helpers import Server
 
-from tests.conftest import PlaybookRun, run_playbook
+from tests.conftest import PlaybookRun, install_role_home, role_series
 
 PLAYBOOK = """
 - name: The wsbench role on this machine, in the test's own directories
@@ -53,36 +52,22 @@ PLAYBOOK = """
 def role_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The role installed into a directory of this module's own, once (twice: idempotent)."""
     home = tmp_path_factory.mktemp("wsbench-role")
-    (home / "play.yml").write_text(PLAYBOOK)
-    (home / "vars.yml").write_text(
-        yaml.safe_dump(
-            {
-                "wsbench_root": str(home / "root"),
-                "wsbench_output_dir": str(home / "out"),
-                # pytest's directories are root's alone (0700); tests/bench checks the
-                # unprivileged account's runs.
-                "wsbench_user": "root",
-            }
-        )
+    install_role_home(
+        home,
+        PLAYBOOK,
+        {
+            "wsbench_root": str(home / "root"),
+            "wsbench_output_dir": str(home / "out"),
+            # pytest's directories are root's alone (0700); tests/bench checks the
+            # unprivileged account's runs.
+            "wsbench_user": "root",
+        },
     )
-    for _ in range(2):
-        run = playbook(home)
-        assert run.returncode == 0, run.output[-4000:]
-    assert run.recap()["changed"] == 0, "a second run of the main entry changes nothing"
     return home
 
 
-def playbook(home: Path, *extra: str) -> PlaybookRun:
-    return run_playbook(str(home / "play.yml"), "-e", f"@{home / 'vars.yml'}", *extra, timeout=600)
-
-
-def run_series(
-    home: Path, series: list[dict], name: str, *extra: str
-) -> tuple[PlaybookRun, list | None]:
-    documents = home / f"{name}.documents.json"
-    values = {"series": series, "series_dir": name, "documents_file": str(documents)}
-    run = playbook(home, "-e", json.dumps(values), *extra)
-    return run, json.loads(documents.read_text())
+def run_series(home: Path, series: list[dict], name: str, *extra: str) -> tuple[PlaybookRun, list]:
+    return role_series(home, {"series": series}, name, *extra)
 
 
 def echo(server: Server, rep: int, duration_s: float = 1) -> dict:
