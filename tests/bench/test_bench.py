@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import pwd
 from pathlib import Path
 
 import pytest
@@ -86,7 +88,10 @@ def test_run_json_carries_each_setups_catalogue_row(first_run: Path) -> None:
 
 
 def owners(top: Path) -> set[str]:
-    return {path.owner() for path in [top, *top.rglob("*")]}
+    """Who owns each entry under top, itself included. A symlink counts as itself, not as its
+    target: a virtualenv's bin/python links to the interpreter it was made from (pyenv's, owned
+    by whoever installed pyenv), which no package installed."""
+    return {pwd.getpwuid(os.lstat(path).st_uid).pw_name for path in [top, *top.rglob("*")]}
 
 
 def test_no_package_and_no_generator_ran_as_root(first_run: Path) -> None:
