@@ -35,9 +35,12 @@ class PlaybookRun:
         raise AssertionError(f"no PLAY RECAP line for {host} in:\n{self.output[-3000:]}")
 
 
-def run_playbook(playbook: str, *extra: str, timeout: int = 1800) -> PlaybookRun:
-    """Run ansible-playbook from the repository root, the way a user does."""
-    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1")
+def run_playbook(
+    playbook: str, *extra: str, timeout: int = 1800, env_extra: dict[str, str] | None = None
+) -> PlaybookRun:
+    """Run ansible-playbook from the repository root, the way a user does (env_extra: more
+    environment, such as where Ansible keeps its background jobs' files)."""
+    env = dict(os.environ, ANSIBLE_FORCE_COLOR="0", ANSIBLE_NOCOLOR="1", **(env_extra or {}))
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     completed = subprocess.run(
         [str(VENV_BIN / "ansible-playbook"), playbook, *extra],
@@ -67,18 +70,28 @@ def install_role_home(home: Path, play: str, role_vars: dict[str, Any]) -> None:
     assert run.recap()["changed"] == 0, "a second run of the main entry changes nothing"
 
 
-def role_playbook(home: Path, *extra: str) -> PlaybookRun:
-    return run_playbook(str(home / "play.yml"), "-e", f"@{home / 'vars.yml'}", *extra, timeout=600)
+def role_playbook(home: Path, *extra: str, env_extra: dict[str, str] | None = None) -> PlaybookRun:
+    return run_playbook(
+        str(home / "play.yml"),
+        "-e", f"@{home / 'vars.yml'}",
+        *extra,
+        timeout=600,
+        env_extra=env_extra,
+    )  # fmt: skip
 
 
 def role_series(
-    home: Path, values: dict[str, Any], name: str, *extra: str
+    home: Path,
+    values: dict[str, Any],
+    name: str,
+    *extra: str,
+    env_extra: dict[str, str] | None = None,
 ) -> tuple[PlaybookRun, Any]:
     """Run the series entry with values (series and the play's other inputs), its output in
     <output dir>/name; what it published, as the play wrote it."""
     documents = home / f"{name}.documents.json"
     inputs = {**values, "series_dir": name, "documents_file": str(documents)}
-    run = role_playbook(home, "-e", json.dumps(inputs), *extra)
+    run = role_playbook(home, "-e", json.dumps(inputs), *extra, env_extra=env_extra)
     return run, json.loads(documents.read_text())
 
 

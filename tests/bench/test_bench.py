@@ -51,13 +51,20 @@ def results_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def first_run(results_dir: Path) -> Path:
+def job_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the first run's Ansible keeps its background jobs' files (ANSIBLE_ASYNC_DIR)."""
+    return tmp_path_factory.mktemp("ansible-async") / "jobs"
+
+
+@pytest.fixture(scope="module")
+def first_run(results_dir: Path, job_dir: Path) -> Path:
     run = run_playbook(
         "bench.yml",
         "-e", "setup=all",
         "-e", "profile=smoke",
         "-e", f"catalogue_extra={FOURTH}",
         "-e", f"bench_results_dir={results_dir}",
+        env_extra={"ANSIBLE_ASYNC_DIR": str(job_dir)},
     )  # fmt: skip
     assert run.returncode == 0, run.output[-6000:]
     [run_dir] = runs_in(results_dir)
@@ -92,6 +99,13 @@ def owners(top: Path) -> set[str]:
     target: a virtualenv's bin/python links to the interpreter it was made from (pyenv's, owned
     by whoever installed pyenv), which no package installed."""
     return {pwd.getpwuid(os.lstat(path).st_uid).pw_name for path in [top, *top.rglob("*")]}
+
+
+def test_a_run_leaves_no_background_job_file_behind(first_run: Path, job_dir: Path) -> None:
+    """The pip freeze read after the deploy and each setup's series run as background jobs,
+    whose output Ansible keeps in a file each: once collected, the file goes."""
+    assert job_dir.is_dir(), "the run's background jobs kept their files in ANSIBLE_ASYNC_DIR"
+    assert sorted(p.name for p in job_dir.iterdir()) == []
 
 
 def test_no_package_and_no_generator_ran_as_root(first_run: Path) -> None:

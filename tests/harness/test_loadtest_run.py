@@ -78,8 +78,10 @@ def role_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
-def run_series(home: Path, url: str, series: list[dict], name: str) -> tuple[PlaybookRun, list]:
-    return role_series(home, {"url": url, "series": series}, name)
+def run_series(
+    home: Path, url: str, series: list[dict], name: str, env_extra: dict[str, str] | None = None
+) -> tuple[PlaybookRun, list]:
+    return role_series(home, {"url": url, "series": series}, name, env_extra=env_extra)
 
 
 def test_a_series_runs_and_publishes_its_documents_in_order(
@@ -115,6 +117,23 @@ def test_a_series_runs_and_publishes_its_documents_in_order(
     assert published == []
     assert known_server.requests == served
     assert json.loads((series_dir / "latency/rep-1.json").read_text()) == documents[0]
+
+
+def test_a_finished_series_leaves_no_job_file_behind(
+    role_home: Path, known_server: KnownServer, tmp_path: Path
+):
+    """Ansible keeps a background job's output in a file until told to remove it: the role
+    removes the series' file once it has the output, so that runs do not pile them up."""
+    jobs = tmp_path / "async"
+    series = [{"test": "latency", "rep": 1, "rps": 20, "duration_s": 1, "warmup_s": 0,
+               "output": "latency/rep-1.json"}]  # fmt: skip
+    run, documents = run_series(
+        role_home, known_server.url + "/", series, "no-job-file", {"ANSIBLE_ASYNC_DIR": str(jobs)}
+    )
+    assert run.returncode == 0, run.output[-4000:]
+    assert len(documents) == 1
+    assert jobs.is_dir(), "the series ran as a background job, its file in ANSIBLE_ASYNC_DIR"
+    assert sorted(p.name for p in jobs.iterdir()) == []
 
 
 def test_a_series_that_fails_part_way_publishes_what_it_measured(

@@ -66,8 +66,10 @@ def role_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home
 
 
-def run_series(home: Path, series: list[dict], name: str, *extra: str) -> tuple[PlaybookRun, list]:
-    return role_series(home, {"series": series}, name, *extra)
+def run_series(
+    home: Path, series: list[dict], name: str, *extra: str, env_extra: dict[str, str] | None = None
+) -> tuple[PlaybookRun, list]:
+    return role_series(home, {"series": series}, name, *extra, env_extra=env_extra)
 
 
 def echo(server: Server, rep: int, duration_s: float = 1) -> dict:
@@ -93,6 +95,19 @@ def test_a_series_runs_and_publishes_its_documents_in_order(role_home, test_serv
     # The published document is the written one, with the spec's output and rep beside it.
     spec_keys = {"output": "echo/rep-2.json", "rep": 2}
     assert {**json.loads(written.read_text()), **spec_keys} == documents[1]
+
+
+def test_a_finished_series_leaves_no_job_file_behind(role_home, test_server, tmp_path):
+    """Ansible keeps a background job's output in a file until told to remove it: the role
+    removes the series' file once it has the output, so that runs do not pile them up."""
+    jobs = tmp_path / "async"
+    run, documents = run_series(
+        role_home, [echo(test_server, 1)], "no-job-file", env_extra={"ANSIBLE_ASYNC_DIR": str(jobs)}
+    )
+    assert run.returncode == 0, run.output[-4000:]
+    assert documents is not None and len(documents) == 1
+    assert jobs.is_dir(), "the series ran as a background job, its file in ANSIBLE_ASYNC_DIR"
+    assert sorted(p.name for p in jobs.iterdir()) == []
 
 
 def test_a_series_with_an_existing_output_is_refused_before_any_connection(role_home, test_server):
