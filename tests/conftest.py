@@ -70,6 +70,13 @@ def install_role_home(home: Path, play: str, role_vars: dict[str, Any]) -> None:
     assert run.recap()["changed"] == 0, "a second run of the main entry changes nothing"
 
 
+def assert_no_job_file_left(jobs: Path) -> None:
+    """jobs (the run's ANSIBLE_ASYNC_DIR) was used, since a background job created it, and
+    holds no job file: each was removed once its output was collected."""
+    assert jobs.is_dir(), "the run's background jobs kept their files in ANSIBLE_ASYNC_DIR"
+    assert sorted(p.name for p in jobs.iterdir()) == []
+
+
 def role_playbook(home: Path, *extra: str, env_extra: dict[str, str] | None = None) -> PlaybookRun:
     return run_playbook(
         str(home / "play.yml"),

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, PlaybookRun, run_playbook
+from tests.conftest import REPO, PlaybookRun, assert_no_job_file_left, run_playbook
 
 pytestmark = pytest.mark.bench
 
@@ -104,8 +104,7 @@ def owners(top: Path) -> set[str]:
 def test_a_run_leaves_no_background_job_file_behind(first_run: Path, job_dir: Path) -> None:
     """The pip freeze read after the deploy and each setup's series run as background jobs,
     whose output Ansible keeps in a file each: once collected, the file goes."""
-    assert job_dir.is_dir(), "the run's background jobs kept their files in ANSIBLE_ASYNC_DIR"
-    assert sorted(p.name for p in job_dir.iterdir()) == []
+    assert_no_job_file_left(job_dir)
 
 
 def test_no_package_and_no_generator_ran_as_root(first_run: Path) -> None:

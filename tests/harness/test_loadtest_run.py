@@ -17,7 +17,7 @@ import pytest
 from driver_servers import KnownServer
 from driver_support import known_server_fixture  # noqa: F401 (pytest fixture)
 
-from tests.conftest import PlaybookRun, install_role_home, role_series
+from tests.conftest import PlaybookRun, assert_no_job_file_left, install_role_home, role_series
 
 pytestmark = pytest.mark.skipif(
     any(shutil.which(tool) is None for tool in ("node", "npm", "wrk")),
@@ -132,8 +132,7 @@ def test_a_finished_series_leaves_no_job_file_behind(
     )
     assert run.returncode == 0, run.output[-4000:]
     assert len(documents) == 1
-    assert jobs.is_dir(), "the series ran as a background job, its file in ANSIBLE_ASYNC_DIR"
-    assert sorted(p.name for p in jobs.iterdir()) == []
+    assert_no_job_file_left(jobs)
 
 
 def test_a_series_that_fails_part_way_publishes_what_it_measured(

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from wsbench_helpers import Server
 
-from tests.conftest import PlaybookRun, install_role_home, role_series
+from tests.conftest import PlaybookRun, assert_no_job_file_left, install_role_home, role_series
 
 PLAYBOOK = """
 - name: The wsbench role on this machine, in the test's own directories
@@ -106,8 +106,7 @@ def test_a_finished_series_leaves_no_job_file_behind(role_home, test_server, tmp
     )
     assert run.returncode == 0, run.output[-4000:]
     assert documents is not None and len(documents) == 1
-    assert jobs.is_dir(), "the series ran as a background job, its file in ANSIBLE_ASYNC_DIR"
-    assert sorted(p.name for p in jobs.iterdir()) == []
+    assert_no_job_file_left(jobs)
 
 
 def test_a_series_with_an_existing_output_is_refused_before_any_connection(role_home, test_server):
